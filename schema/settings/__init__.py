@@ -1,0 +1,1 @@
+"""The tenant's own settings: name, locale, currency and time zone."""
