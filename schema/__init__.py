@@ -1,0 +1,15 @@
+"""The domain and its GraphQL face: one package per domain, plus ``core`` and the root."""
+
+from collections.abc import Awaitable, Callable
+
+from tenants.records import TenantRecord
+
+# Every module holding tenant models (Tortoise app ``tenant``).
+TENANT_MODEL_MODULES: tuple[str, ...] = ("schema.settings.models",)
+
+
+def provision_hooks() -> list[Callable[[TenantRecord], Awaitable[None]]]:
+    """What each domain seeds in a new tenant's schema, in order."""
+    from schema.settings.service import initialize_settings
+
+    return [initialize_settings]

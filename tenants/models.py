@@ -20,7 +20,7 @@ class TenantStatus(StrEnum):
 
 
 class Tenant(Model):
-    id = fields.CharField(pk=True, max_length=26)
+    id = fields.CharField(primary_key=True, max_length=26)
     slug = fields.CharField(max_length=63, unique=True)
     display_name = fields.CharField(max_length=200)
     status = fields.CharEnumField(TenantStatus, max_length=16)
@@ -40,7 +40,7 @@ class Tenant(Model):
 
 
 class TenantDomain(Model):
-    id = fields.IntField(pk=True)
+    id = fields.IntField(primary_key=True)
     tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
         "shared.Tenant", related_name="domains", on_delete=fields.CASCADE
     )
@@ -55,7 +55,7 @@ class TenantDomain(Model):
 class TenantEvent(Model):
     """Who changed a tenant's lifecycle, when and why. Kept after the tenant is deleted."""
 
-    id = fields.BigIntField(pk=True)
+    id = fields.BigIntField(primary_key=True)
     tenant_id = fields.CharField(max_length=26, db_index=True)
     slug = fields.CharField(max_length=63)
     action = fields.CharField(max_length=32)
@@ -72,7 +72,7 @@ class RegistryState(Model):
     """One row whose generation goes up on every tenant change, so every process can
     notice a change with one cheap read instead of re-reading every tenant."""
 
-    id = fields.IntField(pk=True)
+    id = fields.IntField(primary_key=True)
     generation = fields.BigIntField(default=0)
 
     class Meta:

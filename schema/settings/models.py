@@ -7,7 +7,7 @@ from tortoise.models import Model
 class TenantSettings(Model):
     """One row per tenant (id 1). ``version`` goes up on every change."""
 
-    id = fields.IntField(pk=True)
+    id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=200)
     locale = fields.CharField(max_length=35)
     currency = fields.CharField(max_length=3)
@@ -23,7 +23,7 @@ class TenantSettings(Model):
 class SettingsChange(Model):
     """Who changed which setting, when, why, from what to what."""
 
-    id = fields.IntField(pk=True)
+    id = fields.IntField(primary_key=True)
     field = fields.CharField(max_length=32)
     old_value = fields.TextField(null=True)
     new_value = fields.TextField()

@@ -1,0 +1,94 @@
+"""Fixtures shared by the whole suite.
+
+Tests that take ``tenancy`` run once per backend: SQLite always, PostgreSQL when its
+server answers (``SAAS_TEST_POSTGRES_URL``, default the local trust-auth server). A
+missing PostgreSQL skips those runs on a laptop and fails them under ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from functools import cache
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from alembic_like.targets import quote_ident
+from schema import TENANT_MODEL_MODULES, provision_hooks
+from tenants.config import TenancyConfig
+from tenants.runtime import Tenancy
+
+POSTGRES_URL = os.environ.get(
+    "SAAS_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test"
+)
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@cache
+def postgres_available() -> bool:
+    async def probe() -> None:
+        conn = await asyncpg.connect(POSTGRES_URL, timeout=3)
+        await conn.close()
+
+    try:
+        asyncio.run(probe())
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return False
+    return True
+
+
+def require_postgres() -> None:
+    if postgres_available():
+        return
+    message = f"PostgreSQL is not reachable at {POSTGRES_URL}"
+    if IN_CI:
+        pytest.fail(message + " (CI must run the PostgreSQL tests)")
+    pytest.skip(message)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def dialect(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgres":
+        require_postgres()
+    return request.param
+
+
+def make_tenancy_config(dialect: str, data_dir: Path, **overrides: object) -> TenancyConfig:
+    """A config of its own per test: a fresh data dir, or a registry schema of its own."""
+    return TenancyConfig(
+        data_dir=data_dir,
+        database_url=POSTGRES_URL if dialect == "postgres" else None,
+        registry_schema=f"reg_{uuid.uuid4().hex[:12]}",
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def tenancy_config(dialect: str, tmp_path: Path) -> TenancyConfig:
+    return make_tenancy_config(dialect, tmp_path / "var")
+
+
+async def drop_postgres_leftovers(config: TenancyConfig, schema_names: list[str]) -> None:
+    conn = await asyncpg.connect(POSTGRES_URL)
+    try:
+        for name in [*schema_names, config.registry_schema]:
+            await conn.execute(f"DROP SCHEMA IF EXISTS {quote_ident(name)} CASCADE")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def tenancy(tenancy_config: TenancyConfig) -> AsyncIterator[Tenancy]:
+    runtime = Tenancy(tenancy_config, TENANT_MODEL_MODULES, provision_hooks=provision_hooks())
+    await runtime.start()
+    try:
+        yield runtime
+    finally:
+        schema_names = [t.schema_name for t in await runtime.registry.all()]
+        await runtime.close()
+        if tenancy_config.dialect == "postgres":
+            await drop_postgres_leftovers(tenancy_config, schema_names)
