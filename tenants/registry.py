@@ -27,8 +27,10 @@ def is_valid_slug(slug: str) -> bool:
 
 
 async def load_record(row: Tenant) -> TenantRecord:
-    domains = await TenantDomain.filter(tenant_id=row.id).order_by("domain").values_list(
-        "domain", flat=True
+    domains = (
+        await TenantDomain.filter(tenant_id=row.id)
+        .order_by("domain")
+        .values_list("domain", flat=True)
     )
     return TenantRecord.from_row(row, tuple(domains))
 
@@ -53,8 +55,8 @@ class TenantRegistry:
         async with self._refresh_lock:
             if time.monotonic() - self._checked_at < self.ttl:
                 return
-            generation = await RegistryState.filter(id=1).first().values_list(
-                "generation", flat=True
+            generation = (
+                await RegistryState.filter(id=1).first().values_list("generation", flat=True)
             )
             if generation != self._generation:
                 self._by_slug.clear()
@@ -99,8 +101,8 @@ class TenantRegistry:
     async def all(self) -> list[TenantRecord]:
         rows = await Tenant.all().order_by("slug")
         domains: dict[str, list[str]] = {}
-        for tenant_id, domain in await TenantDomain.all().order_by("domain").values_list(
-            "tenant_id", "domain"
+        for tenant_id, domain in (
+            await TenantDomain.all().order_by("domain").values_list("tenant_id", "domain")
         ):
             domains.setdefault(tenant_id, []).append(domain)
         return [TenantRecord.from_row(row, tuple(domains.get(row.id, ()))) for row in rows]

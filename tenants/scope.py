@@ -41,9 +41,9 @@ def current_tenant_or_none() -> TenantRecord | None:
 
 def check_routable(tenant: TenantRecord, *, provisioning: bool = False) -> None:
     """Serve a tenant only when it is active and its schema is at this code's head."""
-    allowed = {TenantStatus.ACTIVE, TenantStatus.PROVISIONING} if provisioning else {
-        TenantStatus.ACTIVE
-    }
+    allowed = (
+        {TenantStatus.ACTIVE, TenantStatus.PROVISIONING} if provisioning else {TenantStatus.ACTIVE}
+    )
     if tenant.status == TenantStatus.SUSPENDED:
         raise TenantSuspended(f"tenant {tenant.slug!r} is suspended")
     if tenant.status not in allowed:

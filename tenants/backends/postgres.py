@@ -199,7 +199,5 @@ class PostgresBackend(TenantBackend):
 
 
 async def _schema_exists(conn: asyncpg.Connection, schema_name: str) -> bool:
-    found = await conn.fetchval(
-        "SELECT 1 FROM pg_namespace WHERE nspname = $1", schema_name
-    )
+    found = await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema_name)
     return found is not None

@@ -1,0 +1,110 @@
+"""The Starlette application: GraphQL, health, readiness and metrics."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import orjson
+from prometheus_client import REGISTRY, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from saas.config import Settings, load_settings
+from saas.graphql_http import GraphQLHTTP
+from saas.middleware import RequestContextMiddleware
+from saas.observability import BackendCollector, configure_logging
+from schema import TENANT_MODEL_MODULES, provision_hooks
+from schema.core.engine import GraphQLEngine
+from schema.core.limits import QueryLimits
+from schema.root import build_schema
+from tenants.migrations import behind_head_count
+from tenants.resolver import TenantResolver
+from tenants.runtime import Tenancy
+
+
+def make_tenancy(settings: Settings) -> Tenancy:
+    return Tenancy(settings.tenancy(), TENANT_MODEL_MODULES, provision_hooks=provision_hooks())
+
+
+def make_engine(settings: Settings) -> GraphQLEngine:
+    limits = QueryLimits(
+        max_depth=settings.graphql_max_depth,
+        max_aliases=settings.graphql_max_aliases,
+        max_tokens=settings.graphql_max_tokens,
+        max_cost=settings.graphql_max_cost,
+    )
+    return GraphQLEngine(build_schema(), limits, introspection=not settings.production)
+
+
+def _json(payload: object, status: int = 200) -> Response:
+    return Response(orjson.dumps(payload), status, media_type="application/json")
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or load_settings()
+    tenancy = make_tenancy(settings)
+    graphql = GraphQLHTTP(
+        make_engine(settings),
+        TenantResolver(tenancy.registry, settings.base_domain),
+        max_body_bytes=settings.max_body_bytes,
+        graphiql=not settings.production,
+    )
+    collector = BackendCollector(tenancy.backend.stats)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await tenancy.start()
+        REGISTRY.register(collector)
+        try:
+            yield
+        finally:
+            REGISTRY.unregister(collector)
+            await tenancy.close()
+
+    async def healthz(request: Request) -> Response:
+        return _json({"status": "alive"})
+
+    async def readyz(request: Request) -> Response:
+        """Ready when the database answers and the registry is at head. Tenants behind
+        head are reported, not fatal: each is refused on its own until migrated."""
+        try:
+            await tenancy.backend.ping()
+            async with tenancy.backend.registry_target() as target:
+                registry_version = await target.version(tenancy.shared_track)
+            behind = await behind_head_count()
+        except Exception as exc:  # readiness reports any failure instead of raising it
+            return _json({"status": "unavailable", "reason": type(exc).__name__}, 503)
+        if registry_version != tenancy.shared_track.head:
+            return _json({"status": "unavailable", "reason": "registry behind head"}, 503)
+        return _json({"status": "ready", "tenants_behind_head": behind})
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    routes = [
+        Route("/graphql", graphql.handle, methods=["GET", "POST"]),
+        Route("/t/{slug}/graphql", graphql.handle, methods=["GET", "POST"]),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(RequestContextMiddleware)],
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.tenancy = tenancy
+    return app
+
+
+def asgi_app() -> Starlette:
+    """Entry point for uvicorn's factory mode (``saas serve``)."""
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
