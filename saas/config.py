@@ -20,15 +20,25 @@ class SettingsError(ValueError):
     pass
 
 
+def _int(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError("must be a whole number") from None
+
+
 def _positive_int(raw: str) -> int:
-    value = int(raw)
+    value = _int(raw)
     if value <= 0:
         raise ValueError("must be a positive whole number")
     return value
 
 
 def _positive_float(raw: str) -> float:
-    value = float(raw)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("must be a number") from None
     if value <= 0:
         raise ValueError("must be a positive number")
     return value
@@ -64,7 +74,7 @@ def _database_url(raw: str) -> str | None:
 
 
 def _port(raw: str) -> int:
-    value = int(raw)
+    value = _int(raw)
     if not 0 < value < 65536:
         raise ValueError("must be a TCP port (1-65535)")
     return value

@@ -18,7 +18,7 @@ from prometheus_client.registry import Collector
 request_id_var: ContextVar[str | None] = ContextVar("saas_request_id", default=None)
 tenant_var: ContextVar[str | None] = ContextVar("saas_tenant_slug", default=None)
 
-_RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+_RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):
