@@ -70,11 +70,18 @@ class Track:
             ) from None
 
     def resolve(self, target: str | None) -> str | None:
-        """Accept a revision id, ``head``, ``base`` or a relative ``-N`` / ``+N``."""
-        if target in (None, "head"):
+        """Accept a revision id, ``head`` (or None) or ``base``."""
+        if target is None or target == "head":
             return self.head
         if target == "base":
             return None
+        if target.startswith(("-", "+")):
+            # One target serves a whole fleet whose schemas may be at different revisions,
+            # so "N steps from the current one" has no single meaning: name the revision.
+            raise RevisionError(
+                f"{self.name}: relative target {target!r} is not supported: "
+                "name a revision, 'head' or 'base'"
+            )
         self.position(target)
         return target
 

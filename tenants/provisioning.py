@@ -9,6 +9,7 @@ import re
 import secrets
 from datetime import UTC, datetime, timedelta
 
+from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from tenants.backends import SHARED_ALIAS
@@ -70,22 +71,13 @@ async def create_tenant(
     slug = validate_slug(slug)
     display_name = validate_display_name(display_name)
     clean_domains = tuple(validate_domain(d) for d in domains)
+    if len(set(clean_domains)) != len(clean_domains):
+        raise InvalidTenantInput("a domain is listed twice")
     if await Tenant.exists(slug=slug):
         raise InvalidTenantInput(f"slug {slug!r} is taken")
     if clean_domains and await TenantDomain.exists(domain__in=clean_domains):
         raise InvalidTenantInput("a domain is already used by another tenant")
-    tenant_id = new_tenant_id()
-    async with in_transaction(SHARED_ALIAS):
-        row = await Tenant.create(
-            id=tenant_id,
-            slug=slug,
-            display_name=display_name,
-            status=TenantStatus.PROVISIONING,
-            schema_name=f"t_{tenant_id}",
-        )
-        for domain in clean_domains:
-            await TenantDomain.create(tenant_id=tenant_id, domain=domain)
-        await _record_event(row, "create", actor, None)
+    row = await _insert_registry_row(slug, display_name, clean_domains, actor)
     version = await tenancy.backend.create_schema(row.schema_name, tenancy.tenant_track)
     row.schema_version = version
     await row.save(update_fields=["schema_version", "updated_at"])
@@ -99,6 +91,29 @@ async def create_tenant(
         await _record_event(row, "activate", actor, None)
     tenancy.registry.invalidate()
     return await load_record(row)
+
+
+async def _insert_registry_row(
+    slug: str, display_name: str, domains: tuple[str, ...], actor: str
+) -> Tenant:
+    tenant_id = new_tenant_id()
+    try:
+        async with in_transaction(SHARED_ALIAS):
+            row = await Tenant.create(
+                id=tenant_id,
+                slug=slug,
+                display_name=display_name,
+                status=TenantStatus.PROVISIONING,
+                schema_name=f"t_{tenant_id}",
+            )
+            for domain in domains:
+                await TenantDomain.create(tenant_id=tenant_id, domain=domain)
+            await _record_event(row, "create", actor, None)
+    except IntegrityError as exc:
+        # The checks above ran outside this transaction: a concurrent create can take
+        # the slug or a domain in between, and the unique constraints catch it here.
+        raise InvalidTenantInput(f"slug {slug!r} or one of its domains is taken") from exc
+    return row
 
 
 async def _get_row(slug: str) -> Tenant:

@@ -11,6 +11,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import cache
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import pytest
 
 from alembic_like.targets import quote_ident
 from schema import TENANT_MODEL_MODULES, provision_hooks
+from tenants.backends import TenantBackend
 from tenants.config import TenancyConfig
 from tenants.runtime import Tenancy
 
@@ -81,14 +83,26 @@ async def drop_postgres_leftovers(config: TenancyConfig, schema_names: list[str]
         await conn.close()
 
 
-@pytest.fixture
-async def tenancy(tenancy_config: TenancyConfig) -> AsyncIterator[Tenancy]:
-    runtime = Tenancy(tenancy_config, TENANT_MODEL_MODULES, provision_hooks=provision_hooks())
+@asynccontextmanager
+async def running_tenancy(
+    config: TenancyConfig, *, backend: TenantBackend | None = None
+) -> AsyncIterator[Tenancy]:
+    """A started runtime with the app's models and hooks, cleaned up afterwards (the
+    ``tenancy`` fixture; for tests that need their own config or backend)."""
+    runtime = Tenancy(
+        config, TENANT_MODEL_MODULES, provision_hooks=provision_hooks(), backend=backend
+    )
     await runtime.start()
     try:
         yield runtime
     finally:
         schema_names = [t.schema_name for t in await runtime.registry.all()]
         await runtime.close()
-        if tenancy_config.dialect == "postgres":
-            await drop_postgres_leftovers(tenancy_config, schema_names)
+        if config.dialect == "postgres":
+            await drop_postgres_leftovers(config, schema_names)
+
+
+@pytest.fixture
+async def tenancy(tenancy_config: TenancyConfig) -> AsyncIterator[Tenancy]:
+    async with running_tenancy(tenancy_config) as runtime:
+        yield runtime

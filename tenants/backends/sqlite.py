@@ -19,12 +19,18 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
-from tortoise.backends.base.client import BaseDBAsyncClient, TransactionContext
+from tortoise.backends.base.client import (
+    BaseDBAsyncClient,
+    ConnectionWrapper,
+    TransactionalDBClient,
+    TransactionContext,
+)
 from tortoise.backends.sqlite.client import (
     SqliteClient,
     SqliteTransactionContext,
     SqliteTransactionWrapper,
 )
+from tortoise.connection import get_connections
 from tortoise.exceptions import TransactionManagementError
 
 from alembic_like import SqliteTarget, Track
@@ -52,6 +58,38 @@ class _ImmediateTransaction(SqliteTransactionWrapper):
             raise TransactionManagementError(exc) from exc
 
 
+class _ReleasingConnectionWrapper(ConnectionWrapper[aiosqlite.Connection]):
+    """Tortoise's wrapper takes the client's lock and then connects; when connecting fails
+    (the tenant's file is missing) it keeps the lock and every later query on the client
+    waits forever. Release the lock when entering fails."""
+
+    async def __aenter__(self) -> aiosqlite.Connection:
+        await self._lock.acquire()
+        try:
+            await self.ensure_connection()
+        except BaseException:
+            self._lock.release()
+            raise
+        return self.connection
+
+
+class _ReleasingTransactionContext(SqliteTransactionContext):
+    """The same for transactions, where ``BEGIN IMMEDIATE`` also fails after the lock is
+    taken when another process holds the write lock beyond the busy timeout (or the
+    task is cancelled while it waits)."""
+
+    async def __aenter__(self) -> TransactionalDBClient:
+        await self._trxlock.acquire()
+        try:
+            await self.ensure_connection()
+            await self.connection.begin()
+        except BaseException:
+            self._trxlock.release()
+            raise
+        self.token = get_connections().set(self.connection_name, self.connection)
+        return self.connection
+
+
 class SqliteFileClient(SqliteClient):
     """A client for one existing database file."""
 
@@ -72,8 +110,11 @@ class SqliteFileClient(SqliteClient):
             await (await self._connection.execute(f"PRAGMA {pragma}={value}")).close()
         await self._post_connect()
 
+    def acquire_connection(self) -> ConnectionWrapper[aiosqlite.Connection]:
+        return _ReleasingConnectionWrapper(self._lock, self)
+
     def _in_transaction(self) -> TransactionContext:
-        return SqliteTransactionContext(_ImmediateTransaction(self), self._lock)
+        return _ReleasingTransactionContext(_ImmediateTransaction(self), self._lock)
 
 
 class _Lease:
@@ -132,6 +173,8 @@ class SqliteBackend(TenantBackend):
             yield lease.client
         finally:
             lease.users -= 1
+            if lease.users == 0 and self._open.get(schema_name) is not lease:
+                await lease.client.close()  # forgotten while in use: closed now it is idle
             await self._evict()
 
     async def _evict(self) -> None:
@@ -145,9 +188,11 @@ class SqliteBackend(TenantBackend):
         await asyncio.gather(*(client.close() for client in closing))
 
     async def forget(self, schema_name: str) -> None:
-        """Close a tenant's client (it was suspended or deleted)."""
+        """Drop a tenant's client (it was suspended or deleted). A client still leased is
+        closed when its last scope ends, not under it: closing it here would roll back and
+        break a request that is in the middle of a transaction."""
         lease = self._open.pop(schema_name, None)
-        if lease is not None:
+        if lease is not None and lease.users == 0:
             await lease.client.close()
 
     @asynccontextmanager
