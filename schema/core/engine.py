@@ -41,6 +41,8 @@ from schema.core.limits import QueryLimits, make_limit_rules, query_cost
 from tenants.errors import TenancyError
 
 log = logging.getLogger("saas.graphql")
+# graphql-core ends every parser resource-limit error (token count, nesting) with this.
+_PARSE_LIMIT_SUFFIX = "Parsing aborted."
 
 
 class Outcome(Enum):
@@ -112,7 +114,12 @@ class GraphQLEngine:
         try:
             document = parse(query, max_tokens=self.limits.max_tokens)
         except GraphQLError as error:
-            return _Prepared(None, (_with_code(error, ErrorCode.GRAPHQL_PARSE_FAILED),), {})
+            code = (
+                ErrorCode.QUERY_TOO_COMPLEX
+                if error.message.endswith(_PARSE_LIMIT_SUFFIX)
+                else ErrorCode.GRAPHQL_PARSE_FAILED
+            )
+            return _Prepared(None, (_with_code(error, code),), {})
         errors = validate(
             self._graphql_schema, document, self._rules, hide_suggestions=self._hide_suggestions
         )
@@ -125,7 +132,8 @@ class GraphQLEngine:
     async def run(self, request: GraphQLRequest, context: Any) -> GraphQLResponse:
         prepared = self._prepare(request.query)
         if prepared.errors or prepared.document is None:
-            return _refused(list(prepared.errors), request.operation_name)
+            name = _operation_name(prepared.document, request.operation_name)
+            return _refused(list(prepared.errors), name)
         operation = get_operation_ast(prepared.document, request.operation_name)
         if operation is None:
             message = (
@@ -182,6 +190,15 @@ class GraphQLEngine:
             if isinstance(coerced, list):
                 return _refused([_with_code(e, ErrorCode.BAD_REQUEST) for e in coerced], None)
         return None
+
+
+def _operation_name(document: DocumentNode | None, requested: str | None) -> str | None:
+    """The name to report for a refused document: the one asked for, else the name of
+    its only operation (so that metrics of invalid documents keep their operation)."""
+    if requested or document is None:
+        return requested
+    operation = get_operation_ast(document)
+    return operation.name.value if operation is not None and operation.name else None
 
 
 def _refused(

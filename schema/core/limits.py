@@ -20,6 +20,7 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLInterfaceType,
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
@@ -128,7 +129,7 @@ class _CostWalker:
 
     def _page_size(self, node: FieldNode) -> int:
         size = MAX_PAGE_SIZE
-        for argument in node.arguments:
+        for argument in node.arguments or ():
             if argument.name.value in ("first", "last"):
                 value = (
                     self.variables.get(argument.value.name.value)
@@ -140,8 +141,10 @@ class _CostWalker:
         return size
 
     def cost(self, selection_set: SelectionSetNode | None, parent: Any) -> int:
-        if selection_set is None or not isinstance(parent, GraphQLObjectType):
-            return self._cost_abstract(selection_set)
+        """Fragments on an interface or union count with their own type condition, so
+        that a connection under one is multiplied like anywhere else."""
+        if selection_set is None:
+            return 0
         total = 0
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
@@ -157,17 +160,9 @@ class _CostWalker:
                     total += self.cost(fragment.selection_set, target)
         return total
 
-    def _cost_abstract(self, selection_set: SelectionSetNode | None) -> int:
-        """Interfaces and unions: count the fields without type information."""
-        if selection_set is None:
-            return 0
-        return sum(
-            1 + self._cost_abstract(s.selection_set)
-            for s in selection_set.selections
-            if isinstance(s, FieldNode | InlineFragmentNode) and s.selection_set is not None
-        )
-
-    def _field_cost(self, node: FieldNode, parent: GraphQLObjectType) -> int:
+    def _field_cost(self, node: FieldNode, parent: Any) -> int:
+        if not isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
+            return 0  # a union selects only __typename directly
         definition = parent.fields.get(node.name.value)
         if definition is None:
             return 0
@@ -185,4 +180,11 @@ def query_cost(
     variables: Mapping[str, Any] | None,
 ) -> int:
     root = getattr(schema, _ROOTS[operation.operation])
-    return _CostWalker(schema, fragments, variables or {}).cost(operation.selection_set, root)
+    # A variable the request leaves out takes its declared default, as in execution.
+    defaults = {
+        d.variable.name.value: value_from_ast_untyped(d.default_value)
+        for d in operation.variable_definitions or ()
+        if d.default_value is not None
+    }
+    walker = _CostWalker(schema, fragments, {**defaults, **(variables or {})})
+    return walker.cost(operation.selection_set, root)
