@@ -1,0 +1,132 @@
+"""Settings: read once from the environment, validated, every problem named at once."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from saas.config import SETTINGS, Settings, SettingsError, load_settings
+from tenants.config import TenancyConfig
+
+
+def test_defaults() -> None:
+    settings = load_settings({})
+    assert settings == Settings(
+        env="development",
+        data_dir=Path("./var"),
+        database_url=None,
+        registry_schema="shared",
+        host="127.0.0.1",
+        port=8000,
+        web_concurrency=1,
+        base_domain="localhost",
+        demo_tenant="demo",
+        max_open_tenants=256,
+        pg_pool_min=2,
+        pg_pool_max=20,
+        registry_ttl=1.0,
+        graphql_max_depth=12,
+        graphql_max_aliases=30,
+        graphql_max_tokens=2000,
+        graphql_max_cost=1000,
+        max_body_bytes=1048576,
+        log_level="INFO",
+    )
+    assert settings.production is False
+
+
+def test_load_settings_reads_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAAS_PORT", "8123")
+    assert load_settings().port == 8123
+
+
+def test_every_setting_is_in_the_table_once() -> None:
+    names = [s.name for s in SETTINGS]
+    assert len(names) == len(set(names))
+    assert all(name.startswith("SAAS_") for name in names)
+    fields = {f.name for f in dataclasses.fields(Settings)}
+    assert {name.removeprefix("SAAS_").lower() for name in names} == fields
+    assert all(s.help for s in SETTINGS)
+
+
+@pytest.mark.parametrize(
+    ("environ", "attribute", "expected"),
+    [
+        ({"SAAS_ENV": "production"}, "production", True),
+        ({"SAAS_BASE_DOMAIN": " Example.COM. "}, "base_domain", "example.com"),
+        ({"SAAS_DATABASE_URL": "postgres://db.internal/app"}, "database_url", None),
+        ({"SAAS_DATABASE_URL": "postgresql:///app?host=/run/pg"}, "database_url", None),
+        ({"SAAS_REGISTRY_TTL": "0.05"}, "registry_ttl", 0.05),
+        ({"SAAS_DATA_DIR": "/srv/saas"}, "data_dir", Path("/srv/saas")),
+    ],
+)
+def test_values_are_parsed(environ: dict[str, str], attribute: str, expected: object) -> None:
+    if expected is None:  # URLs are kept as given
+        expected = environ["SAAS_DATABASE_URL"]
+    assert getattr(load_settings(environ), attribute) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "reason"),
+    [
+        ("SAAS_ENV", "staging", "must be one of development, production"),
+        ("SAAS_PORT", "0", "must be a TCP port (1-65535)"),
+        ("SAAS_PORT", "65536", "must be a TCP port (1-65535)"),
+        ("SAAS_PORT", "http", "must be a whole number"),
+        ("SAAS_DATABASE_URL", "mysql://db/app", "must be a postgres:// URL"),
+        ("SAAS_DATABASE_URL", "postgres:///app", "names no host"),
+        ("SAAS_REGISTRY_TTL", "0", "must be a positive number"),
+        ("SAAS_GRAPHQL_MAX_DEPTH", "-3", "must be a positive whole number"),
+        ("SAAS_MAX_BODY_BYTES", "1.5", "must be a whole number"),
+        ("SAAS_LOG_LEVEL", "TRACE", "must be one of DEBUG, INFO, WARNING, ERROR"),
+    ],
+)
+def test_invalid_value_names_variable_value_and_rule(name: str, raw: str, reason: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({name: raw})
+    assert f"{name}={raw!r}: " in str(caught.value)
+    assert reason in str(caught.value)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"SAAS_PORT": "0", "SAAS_ENV": "prod", "SAAS_GRAPHQL_MAX_COST": "0"})
+    lines = str(caught.value).splitlines()
+    assert lines[0] == "invalid settings:"
+    assert sorted(line.split("=")[0].strip() for line in lines[1:]) == [
+        "SAAS_ENV",
+        "SAAS_GRAPHQL_MAX_COST",
+        "SAAS_PORT",
+    ]
+
+
+def test_pool_min_above_max_is_refused() -> None:
+    with pytest.raises(SettingsError, match="SAAS_PG_POOL_MIN must not exceed SAAS_PG_POOL_MAX"):
+        load_settings({"SAAS_PG_POOL_MIN": "5", "SAAS_PG_POOL_MAX": "4"})
+
+
+def test_tenancy_config_carries_the_tenancy_settings() -> None:
+    settings = load_settings(
+        {
+            "SAAS_DATA_DIR": "/data",
+            "SAAS_DATABASE_URL": "postgres://db/app",
+            "SAAS_REGISTRY_SCHEMA": "registry",
+            "SAAS_MAX_OPEN_TENANTS": "9",
+            "SAAS_PG_POOL_MIN": "1",
+            "SAAS_PG_POOL_MAX": "3",
+            "SAAS_REGISTRY_TTL": "2.5",
+        }
+    )
+    assert settings.tenancy() == TenancyConfig(
+        data_dir=Path("/data"),
+        database_url="postgres://db/app",
+        registry_schema="registry",
+        max_open_tenants=9,
+        pool_min_size=1,
+        pool_max_size=3,
+        registry_ttl=2.5,
+    )
+    assert settings.tenancy().dialect == "postgres"
+    assert load_settings({}).tenancy().dialect == "sqlite"
