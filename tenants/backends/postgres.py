@@ -46,9 +46,16 @@ class _PinnedConnection:
 class _PinnedTransaction(TransactionContextPooled):
     async def __aenter__(self) -> TransactionWrapper:
         parent: SchemaPinnedClient = self.client._parent  # type: ignore[assignment]
-        self.client._connection = await parent.pin(await parent._pool.acquire())
+        connection = await parent.pin(await parent._pool.acquire())
+        self.client._connection = connection
+        try:
+            await self.client.begin()
+        except BaseException:
+            # __aexit__ does not run when entering fails: give the connection back here,
+            # or a failed or cancelled BEGIN leaks it out of the pool for good.
+            await parent._pool.release(connection)
+            raise
         self.token = get_connections().set(self.connection_name, self.client)
-        await self.client.begin()
         return self.client
 
 

@@ -235,3 +235,25 @@ async def test_a_transaction_refused_by_a_busy_database_does_not_wedge_the_tenan
 async def _write_in_transaction() -> None:
     async with in_transaction(TENANT_ALIAS):
         await SettingsChange.create(field="f", new_value="v", actor="test")
+
+
+async def test_cancelled_transaction_start_returns_its_postgres_connection(dialect, tenancy):
+    """A BEGIN that fails or is cancelled must give the pooled connection back."""
+    if dialect != "postgres":
+        pytest.skip("pool accounting is PostgreSQL's")
+    [record] = await create_tenants(["poolcheck"])
+    pool = tenancy.backend.pool
+
+    async def cancelled_begin() -> None:
+        raise asyncio.CancelledError
+
+    async with tenant_scope(record):
+        in_use_before = pool.get_size() - pool.get_idle_size()
+        context = get_connections().get(TENANT_ALIAS)._in_transaction()
+        context.client.begin = cancelled_begin
+        with pytest.raises(asyncio.CancelledError):
+            async with context:
+                pass
+        assert pool.get_size() - pool.get_idle_size() == in_use_before
+        async with in_transaction(TENANT_ALIAS):
+            assert (await TenantSettings.get(id=1)).id == 1
