@@ -7,9 +7,42 @@ shared store), so a tenant schema can be dumped, restored or moved on its own.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
+import orjson
 from tortoise import fields
 from tortoise.models import Model
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"  # committed, not yet handed to the broker
+    SENT = "sent"  # claimed by a relay and sent
+    DONE = "done"  # the actor finished (its database effect committed with this mark)
+    FAILED = "failed"  # retries exhausted: a dead letter, visible in `saas jobs failed`
+
+
+class OutboxRow(Model):
+    """The row shape of both outboxes: ``job_outbox`` in each tenant's store and
+    ``platform_job`` here. See ``tenants/outbox.py``."""
+
+    id = fields.BigIntField(primary_key=True)
+    actor = fields.CharField(max_length=100)
+    queue = fields.CharField(max_length=32)
+    args = fields.TextField()
+    status = fields.CharEnumField(JobStatus, max_length=16, default=JobStatus.PENDING)
+    dedupe_key = fields.CharField(max_length=200, null=True, unique=True)
+    attempts = fields.IntField(default=0)
+    not_before = fields.DatetimeField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+    sent_at = fields.DatetimeField(null=True)
+    done_at = fields.DatetimeField(null=True)
+    last_error = fields.TextField(null=True)
+
+    class Meta:
+        abstract = True
+
+    def decoded_args(self) -> dict[str, Any]:
+        return orjson.loads(self.args)
 
 
 class TenantStatus(StrEnum):
@@ -78,3 +111,43 @@ class RegistryState(Model):
     class Meta:
         app = "shared"
         table = "registry_state"
+
+
+class PlatformJob(OutboxRow):
+    """Jobs of no tenant (the registry's backup, scheduler fan-outs)."""
+
+    class Meta:
+        app = "shared"
+        table = "platform_job"
+
+
+class OutboxHint(Model):
+    """Tenants whose outbox may hold unsent rows: written after the commit, so a relay in
+    any process can find fresh work without opening every tenant's store."""
+
+    tenant_id = fields.CharField(primary_key=True, max_length=26)
+    hinted_at = fields.DatetimeField()
+
+    class Meta:
+        app = "shared"
+        table = "outbox_hint"
+
+
+class DeadLetter(Model):
+    """Jobs whose retries ran out, across tenants, for `saas jobs failed` and `retry`."""
+
+    id = fields.BigIntField(primary_key=True)
+    tenant_id = fields.CharField(max_length=26, null=True)  # None: a platform job
+    slug = fields.CharField(max_length=63, null=True)
+    job_id = fields.BigIntField()
+    actor = fields.CharField(max_length=100)
+    queue = fields.CharField(max_length=32)
+    error = fields.TextField()
+    attempts = fields.IntField()
+    failed_at = fields.DatetimeField()
+    retried_at = fields.DatetimeField(null=True)
+    retried_by = fields.CharField(max_length=200, null=True)
+
+    class Meta:
+        app = "shared"
+        table = "dead_letter"

@@ -1,16 +1,20 @@
-"""The tenancy runtime of one process (one event loop): backend, registry, Tortoise.
+"""The tenancy runtime of one event loop: backend, registry, Tortoise.
 
-Tortoise keeps its state in a ``TortoiseContext``; it is initialised once here with the
-global fallback, so request handlers in other tasks find it. Only one runtime is active
-per process at a time.
+Tortoise keeps its state in a ``TortoiseContext``. The process's main runtime (the API's)
+is initialised with Tortoise's global fallback, so request handlers in other tasks find
+it. A second runtime on another event loop (the Dramatiq worker's loop in a combined API
+and worker process) is not global: each task that uses it enters ``bind()``, because
+aiosqlite and asyncpg clients belong to the loop that made them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from tortoise.backends.base.executor import EXECUTOR_CACHE
-from tortoise.context import TortoiseContext
+from tortoise.context import TortoiseContext, _current_context
 
 from alembic_like import Track
 from alembic_like.shared import TRACK as SHARED_TRACK
@@ -22,7 +26,8 @@ from tenants.registry import TenantRegistry
 
 ProvisionHook = Callable[[TenantRecord], Awaitable[None]]
 
-_active: Tenancy | None = None
+_process_default: Tenancy | None = None
+_bound: ContextVar[Tenancy | None] = ContextVar("saas_tenancy", default=None)
 
 
 class Tenancy:
@@ -44,10 +49,12 @@ class Tenancy:
         self.registry = TenantRegistry(config.registry_ttl)
         self._tortoise: TortoiseContext | None = None
 
-    async def start(self) -> None:
-        global _active
-        if _active is not None:
-            raise RuntimeError("a tenancy runtime is already active in this process")
+    async def start(self, *, process_default: bool = True) -> None:
+        """Open the backend, bring the registry to head and initialise Tortoise.
+        ``process_default=False`` makes a runtime that serves only inside ``bind()``."""
+        global _process_default
+        if process_default and _process_default is not None:
+            raise RuntimeError("a tenancy runtime is already the process default")
         await self.backend.start()
         async with self.backend.registry_target() as target:
             await target.migrate(self.shared_track, self.shared_track.head)
@@ -65,21 +72,38 @@ class Tenancy:
                             "default_connection": SHARED_ALIAS,
                         },
                         "tenant": {
-                            "models": self.tenant_models,
+                            "models": ["tenants.outbox", *self.tenant_models],
                             "default_connection": TENANT_ALIAS,
                         },
                     },
                     "use_tz": True,
                     "timezone": "UTC",
                 },
-                _enable_global_fallback=True,
+                _enable_global_fallback=process_default,
             )
-        _active = self
+        if process_default:
+            _process_default = self
+
+    @contextmanager
+    def bind(self) -> Iterator[Tenancy]:
+        """Make this runtime (and its Tortoise context) current in this task and the
+        tasks it creates. Sets Tortoise's context variable directly: entering the
+        ``TortoiseContext`` keeps one token on the shared instance, which concurrent
+        tasks would overwrite."""
+        if self._tortoise is None:
+            raise RuntimeError("the tenancy runtime is not started")
+        tortoise_token = _current_context.set(self._tortoise)
+        token = _bound.set(self)
+        try:
+            yield self
+        finally:
+            _bound.reset(token)
+            _current_context.reset(tortoise_token)
 
     async def close(self) -> None:
-        global _active
-        if _active is self:
-            _active = None
+        global _process_default
+        if _process_default is self:
+            _process_default = None
         if self._tortoise is not None:
             await self._tortoise.close_connections()
             self._tortoise = None
@@ -94,6 +118,7 @@ class Tenancy:
 
 
 def get_tenancy() -> Tenancy:
-    if _active is None:
+    tenancy = _bound.get() or _process_default
+    if tenancy is None:
         raise RuntimeError("the tenancy runtime is not started")
-    return _active
+    return tenancy

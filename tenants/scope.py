@@ -8,7 +8,7 @@ scope the alias resolves to the guard engine, which refuses to connect.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 
@@ -26,6 +26,8 @@ from tenants.records import TenantRecord
 from tenants.runtime import get_tenancy
 
 _bound: ContextVar[TenantRecord | None] = ContextVar("saas_tenant", default=None)
+_after_exit: ContextVar[list[AfterExit] | None] = ContextVar("saas_after_exit", default=None)
+AfterExit = Callable[[TenantRecord], Awaitable[None]]
 
 
 def current_tenant() -> TenantRecord:
@@ -37,6 +39,16 @@ def current_tenant() -> TenantRecord:
 
 def current_tenant_or_none() -> TenantRecord | None:
     return _bound.get()
+
+
+def after_scope_exit(callback: AfterExit) -> None:
+    """Run ``callback`` once the outermost scope has exited, when every transaction in
+    it has committed or rolled back: how work is signalled only after its commit."""
+    callbacks = _after_exit.get()
+    if callbacks is None:
+        raise NoTenantSelected()
+    if callback not in callbacks:
+        callbacks.append(callback)
 
 
 def check_routable(tenant: TenantRecord, *, provisioning: bool = False) -> None:
@@ -69,11 +81,16 @@ async def tenant_scope(
         yield bound  # re-entering the same tenant keeps its client and any transaction
         return
     check_routable(tenant, provisioning=provisioning)
+    callbacks: list[AfterExit] = []
     async with get_tenancy().backend.lease(tenant.schema_name) as client:
         connection_token = get_connections().set(TENANT_ALIAS, client)
         tenant_token = _bound.set(tenant)
+        exit_token = _after_exit.set(callbacks)
         try:
             yield tenant
         finally:
+            _after_exit.reset(exit_token)
             _bound.reset(tenant_token)
             get_connections().reset(connection_token)
+    for callback in callbacks:
+        await callback(tenant)

@@ -1,0 +1,101 @@
+"""Running one job: enter the runtime and the tenant's scope, skip a job already done,
+and mark it done. Failures are recorded by ``workers.broker.OutboxBookkeeping``, which
+sees every way a job can fail (an exception, a time limit) and knows when retries ran out.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AbstractAsyncContextManager, nullcontext
+from datetime import UTC, datetime
+
+from tortoise.transactions import in_transaction
+
+from tenants.backends import SHARED_ALIAS, TENANT_ALIAS
+from tenants.errors import TenancyError
+from tenants.models import DeadLetter, JobStatus, OutboxRow, PlatformJob
+from tenants.outbox import JobOutbox
+from tenants.runtime import Tenancy
+from tenants.scope import tenant_scope
+from workers.actors import ActorSpec
+
+log = logging.getLogger("saas.jobs")
+
+
+class MissingTenant(Exception):
+    """A tenant job arrived without a tenant id: refuse it loudly, never guess."""
+
+
+async def _scope(
+    tenancy: Tenancy, spec: ActorSpec, tenant_id: str | None
+) -> AbstractAsyncContextManager[object]:
+    if spec.platform:
+        return nullcontext()
+    if not tenant_id:
+        raise MissingTenant(f"tenant actor {spec.name!r} was called without a tenant")
+    return tenant_scope(await tenancy.registry.by_id(tenant_id))
+
+
+def _store(spec: ActorSpec) -> tuple[type[OutboxRow], str]:
+    return (PlatformJob, SHARED_ALIAS) if spec.platform else (JobOutbox, TENANT_ALIAS)
+
+
+async def execute_job(tenancy: Tenancy, spec: ActorSpec, tenant_id: str | None, job_id: int) -> str:
+    """Run the job once; returns "done", or "skipped" when it was already done."""
+    with tenancy.bind():
+        async with await _scope(tenancy, spec, tenant_id):
+            model, alias = _store(spec)
+            if not spec.transactional:
+                return await _run(spec, model, job_id)
+            async with in_transaction(alias):
+                # On SQLite the transaction began IMMEDIATE: it holds the write lock.
+                return await _run(spec, model, job_id, model.filter(id=job_id).select_for_update())
+
+
+async def _run(spec: ActorSpec, model: type[OutboxRow], job_id: int, query: object = None) -> str:
+    row = await (query or model.filter(id=job_id)).first()  # type: ignore[attr-defined]
+    if row is None or row.status in (JobStatus.DONE, JobStatus.FAILED):
+        return "skipped"  # redelivered after it finished, or retired by an operator
+    await spec.fn(**row.decoded_args())
+    await model.filter(id=job_id).update(status=JobStatus.DONE, done_at=datetime.now(UTC))
+    return "done"
+
+
+async def record_failure(
+    tenancy: Tenancy,
+    spec: ActorSpec,
+    tenant_id: str | None,
+    job_id: int,
+    error: str,
+    *,
+    final: bool,
+) -> None:
+    """Count the attempt on the job's row; when retries ran out, retire it and index it
+    as a dead letter in the shared store."""
+    with tenancy.bind():
+        model, _ = _store(spec)
+        slug = None
+        try:
+            async with await _scope(tenancy, spec, tenant_id) as scope:
+                slug = getattr(scope, "slug", None)
+                attempts = await _count_attempt(model, job_id, error, final)
+        except (TenancyError, MissingTenant) as exc:
+            log.warning("job %s of %s: cannot record the failure: %s", job_id, tenant_id, exc)
+            attempts = 0
+        if final:
+            await DeadLetter.create(
+                tenant_id=tenant_id, slug=slug, job_id=job_id, actor=spec.name, queue=spec.queue,
+                error=error[:10_000], attempts=attempts, failed_at=datetime.now(UTC),
+            )  # fmt: skip
+
+
+async def _count_attempt(model: type[OutboxRow], job_id: int, error: str, final: bool) -> int:
+    row = await model.get_or_none(id=job_id)
+    if row is None:
+        return 0
+    row.attempts += 1
+    row.last_error = error[:10_000]
+    if final:
+        row.status = JobStatus.FAILED
+    await row.save(update_fields=["attempts", "last_error", "status"])
+    return row.attempts

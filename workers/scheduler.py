@@ -1,0 +1,74 @@
+"""Periodic jobs, declared in code with a cron expression (UTC).
+
+Each tick, every periodic job's most recent due slot is turned into a platform job whose
+dedupe key is ``<job>@<slot>``: the shared store's unique key makes it run exactly once
+per period however many schedulers tick, and after downtime only the latest missed slot
+runs (catch-up once, not once per missed period).
+
+Why not APScheduler: it keeps its own job store and run bookkeeping, and its
+exactly-once guarantee needs a single scheduler process. The claim here is one insert
+into the store the platform already has; croniter does the calendar arithmetic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from croniter import croniter
+
+from tenants.outbox import enqueue_platform
+from tenants.runtime import Tenancy
+
+log = logging.getLogger("saas.scheduler")
+
+
+@dataclass(frozen=True, slots=True)
+class Periodic:
+    actor: str  # a platform actor; it receives ``slot`` (ISO 8601) as its argument
+    cron: str
+    queue: str = "maintenance"
+
+    def latest_slot(self, now: datetime) -> datetime:
+        return croniter(self.cron, now).get_prev(datetime)
+
+
+PERIODIC: dict[str, Periodic] = {}
+
+
+def periodic(actor: str, cron: str, *, queue: str = "maintenance") -> Periodic:
+    if not croniter.is_valid(cron):
+        raise ValueError(f"{actor}: invalid cron expression {cron!r}")
+    entry = PERIODIC[actor] = Periodic(actor, cron, queue)
+    return entry
+
+
+async def tick(now: datetime | None = None) -> list[str]:
+    """Claim every periodic job's latest slot; returns the keys claimed by this call."""
+    now = now or datetime.now(UTC)
+    claimed = []
+    for entry in PERIODIC.values():
+        slot = entry.latest_slot(now)
+        key = f"{entry.actor}@{slot.isoformat()}"
+        job = await enqueue_platform(
+            entry.actor, {"slot": slot.isoformat()}, queue=entry.queue, dedupe_key=key
+        )
+        if job is not None:
+            claimed.append(key)
+    return claimed
+
+
+async def run_scheduler(tenancy: Tenancy, stop: asyncio.Event, interval: float = 30.0) -> None:
+    with tenancy.bind():
+        while not stop.is_set():
+            try:
+                for key in await tick():
+                    log.info("scheduled %s", key)
+            except Exception:  # a failed tick is retried at the next one
+                log.exception("scheduler tick failed")
+            try:
+                await asyncio.wait_for(stop.wait(), interval)
+            except TimeoutError:
+                continue
