@@ -6,6 +6,8 @@ it accepts. ``SETTINGS`` below is the single table the README documents.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -84,6 +86,56 @@ def _domain(raw: str) -> str:
     return raw.strip().lower().rstrip(".")
 
 
+def _broker_url(raw: str) -> str | None:
+    if not raw:
+        return None
+    if urlsplit(raw).scheme not in ("redis", "rediss", "amqp", "amqps"):
+        raise ValueError("must be a redis:// or amqp:// URL, or empty for in-process workers")
+    return raw
+
+
+QUEUES = ("critical", "default", "webhooks", "maintenance")
+
+
+def _pools(raw: str) -> dict[str, int]:
+    """``queue:threads`` pairs, e.g. ``critical:2,default:4``."""
+    pools: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        queue, _, threads = part.partition(":")
+        if queue not in QUEUES:
+            raise ValueError(f"unknown queue {queue!r} (queues: {', '.join(QUEUES)})")
+        pools[queue] = _int(threads) if threads else 1
+        if pools[queue] < 0:
+            raise ValueError("thread counts must not be negative")
+    return pools
+
+
+def _backup_keys(raw: str) -> dict[str, bytes]:
+    """``key-id:base64-of-32-bytes`` pairs; the first is used for new backups."""
+    keys: dict[str, bytes] = {}
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        key_id, _, encoded = part.partition(":")
+        try:
+            key = base64.b64decode(encoded, validate=True)
+        except binascii.Error:
+            raise ValueError(f"key {key_id!r} is not base64") from None
+        if not key_id or len(key) != 32:
+            raise ValueError(f"key {key_id!r} must be 32 bytes (AES-256), base64-encoded")
+        keys[key_id] = key
+    return keys
+
+
+def _retention(raw: str) -> tuple[int, int, int]:
+    """``daily,weekly,monthly`` counts kept, e.g. ``7,4,12``."""
+    parts = [p.strip() for p in raw.split(",")]
+    if len(parts) != 3:
+        raise ValueError("must be three counts: daily,weekly,monthly")
+    counts = tuple(_int(p) for p in parts)
+    if min(counts) < 0:
+        raise ValueError("counts must not be negative")
+    return counts  # type: ignore[return-value]
+
+
 @dataclass(frozen=True, slots=True)
 class Setting:
     name: str
@@ -122,6 +174,28 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SAAS_MAX_BODY_BYTES", "1048576", _positive_int, "largest request body accepted"),
     Setting("SAAS_LOG_LEVEL", "INFO", _choice("DEBUG", "INFO", "WARNING", "ERROR"),
             "log level (logs are JSON lines on stderr)"),
+    Setting("SAAS_BROKER_URL", "", _broker_url,
+            "redis:// or amqp:// selects that broker and `saas worker` processes; "
+            "empty runs the workers inside `saas serve`"),
+    Setting("SAAS_WORKER_POOLS", "critical:2,default:2,webhooks:1,maintenance:1", _pools,
+            "worker threads per queue (each queue has its own pool)"),
+    Setting("SAAS_WORKER_METRICS_PORT", "9191", _int,
+            "Prometheus port of a `saas worker` process (0: none)"),
+    Setting("SAAS_RELAY_INTERVAL", "1.0", _positive_float,
+            "seconds between the relay's looks at other processes' outbox hints"),
+    Setting("SAAS_REDELIVER_AFTER", "600", _positive_float,
+            "seconds after which a sent but unfinished job is sent again"),
+    Setting("SAAS_SCHEDULER", "true", _bool,
+            "run the periodic-job scheduler in `saas serve` (safe in several processes)"),
+    Setting("SAAS_BACKUP_DIR", "", str,
+            "where backups are stored (default: <data dir>/backups)"),
+    Setting("SAAS_BACKUP_KEYS", "", _backup_keys,
+            "backup encryption keys, `id:base64` comma-separated, newest first "
+            "(development: a key is made in <data dir>/keys if empty)"),
+    Setting("SAAS_BACKUP_RETENTION", "7,4,12", _retention,
+            "backups kept per tenant: daily,weekly,monthly"),
+    Setting("SAAS_BACKUP_INTERVAL_HOURS", "24", _positive_float,
+            "default hours between a tenant's scheduled backups"),
 )  # fmt: skip
 
 
@@ -146,10 +220,24 @@ class Settings:
     graphql_max_cost: int
     max_body_bytes: int
     log_level: str
+    broker_url: str | None
+    worker_pools: dict[str, int]
+    worker_metrics_port: int
+    relay_interval: float
+    redeliver_after: float
+    scheduler: bool
+    backup_dir: str
+    backup_keys: dict[str, bytes]
+    backup_retention: tuple[int, int, int]
+    backup_interval_hours: float
 
     @property
     def production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def backup_path(self) -> Path:
+        return Path(self.backup_dir) if self.backup_dir else self.data_dir / "backups"
 
     def tenancy(self) -> TenancyConfig:
         return TenancyConfig(
@@ -175,6 +263,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             problems.append(f"{setting.name}={raw!r}: {exc}")
     if not problems and values["pg_pool_min"] > values["pg_pool_max"]:
         problems.append("SAAS_PG_POOL_MIN must not exceed SAAS_PG_POOL_MAX")
+    if not problems and values["env"] == "production" and not values["backup_keys"]:
+        problems.append("SAAS_BACKUP_KEYS is required in production")
     if problems:
         raise SettingsError("invalid settings:\n  " + "\n  ".join(problems))
     return Settings(**values)
