@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import orjson
 from prometheus_client import REGISTRY, generate_latest
@@ -25,10 +27,48 @@ from schema.root import build_schema
 from tenants.migrations import behind_head_count
 from tenants.resolver import TenantResolver
 from tenants.runtime import Tenancy
+from workers.background import BackgroundWork, WorkerConfig
+from workers.relay import RelayConfig
+from workers.scheduler import run_scheduler
 
 
 def make_tenancy(settings: Settings) -> Tenancy:
     return Tenancy(settings.tenancy(), TENANT_MODEL_MODULES, provision_hooks=provision_hooks())
+
+
+def make_background(settings: Settings) -> BackgroundWork:
+    config = WorkerConfig(
+        broker_url=settings.broker_url,
+        pools=settings.worker_pools,
+        relay=RelayConfig(
+            poll_interval=settings.relay_interval,
+            redeliver_after=timedelta(seconds=settings.redeliver_after),
+        ),
+    )
+    return BackgroundWork(config, lambda: make_tenancy(settings))
+
+
+@contextlib.asynccontextmanager
+async def background_running(
+    settings: Settings, tenancy: Tenancy, background: BackgroundWork, *, workers: bool
+) -> AsyncIterator[None]:
+    """The relay and scheduler on this loop, and (``workers``) the worker pools in this
+    process's threads, for as long as the block runs."""
+    if workers:
+        await asyncio.to_thread(background.start_workers)
+    relay = background.relay(tenancy)
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(relay.run(redeliver_all_sent=background.config.embedded))]
+    if settings.scheduler:
+        tasks.append(asyncio.create_task(run_scheduler(tenancy, stop)))
+    try:
+        yield
+    finally:
+        relay.stop()
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if workers:
+            await asyncio.to_thread(background.stop_workers)
 
 
 def make_engine(settings: Settings) -> GraphQLEngine:
@@ -55,13 +95,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         graphiql=not settings.production,
     )
     collector = BackendCollector(tenancy.backend.stats)
+    background = make_background(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await tenancy.start()
         REGISTRY.register(collector)
         try:
-            yield
+            async with background_running(
+                settings, tenancy, background, workers=background.config.embedded
+            ):
+                yield
         finally:
             REGISTRY.unregister(collector)
             await tenancy.close()
@@ -100,6 +144,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.settings = settings
     app.state.tenancy = tenancy
+    app.state.background = background
     return app
 
 

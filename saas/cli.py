@@ -8,14 +8,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import orjson
 
-from saas.app import make_tenancy
-from saas.config import Settings, SettingsError, load_settings
+from saas.app import background_running, make_background, make_tenancy
+from saas.config import Settings, SettingsError, load_settings, parse_pools
 from saas.observability import configure_logging
 from schema.core.errors import DomainError
 from schema.root import SDL_PATH, build_schema, export_sdl
@@ -24,6 +25,7 @@ from tenants import migrations, provisioning
 from tenants.errors import TenancyError, TenantNotFound
 from tenants.runtime import Tenancy
 from tenants.scope import tenant_scope
+from workers.dead_letters import list_dead_letters, retry_dead_letter
 
 T = TypeVar("T")
 
@@ -108,6 +110,90 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
         access_log=False,
         proxy_headers=True,
     )
+
+
+# --- worker -------------------------------------------------------------------------------
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    """Worker pools for a Redis or RabbitMQ broker, until SIGTERM or SIGINT."""
+    if not settings.broker_url:
+        raise CommandError(
+            "SAAS_BROKER_URL is empty: the workers run inside `saas serve` (embedded mode)"
+        )
+    pools = _pools_arg(args.queues) if args.queues else settings.worker_pools
+    if settings.worker_metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.worker_metrics_port, addr=settings.host)
+    asyncio.run(_work(settings, pools, relay=args.relay))
+    return 0
+
+
+def _pools_arg(raw: str) -> dict[str, int]:
+    try:
+        return parse_pools(raw)
+    except ValueError as exc:
+        raise CommandError(f"--queues: {exc}") from None
+
+
+async def _work(settings: Settings, pools: dict[str, int], *, relay: bool) -> None:
+    background = make_background(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await asyncio.to_thread(background.start_workers, pools)
+    print(f"worker pools {pools} on {settings.broker_url.split('@')[-1]}", flush=True)
+    try:
+        if relay:
+            async with (
+                make_tenancy(settings) as tenancy,
+                background_running(settings, tenancy, background, workers=False),
+            ):
+                await stop.wait()
+        else:
+            await stop.wait()
+    finally:
+        await asyncio.to_thread(background.stop_workers)
+
+
+# --- jobs ---------------------------------------------------------------------------------
+
+
+def cmd_jobs(settings: Settings, args: argparse.Namespace) -> int:
+    if args.action == "failed":
+        letters = _run(settings, lambda t: list_dead_letters(include_retried=args.all))
+        _print_dead_letters(letters, args.json)
+        return 0
+    letter = _run(settings, lambda t: retry_dead_letter(args.id, actor=_actor()))
+    print(f"job {letter.job_id} ({letter.actor}) of {letter.slug or 'the platform'} queued again")
+    return 0
+
+
+def _print_dead_letters(letters: Sequence[Any], as_json: bool) -> None:
+    rows = [
+        {
+            "id": d.id,
+            "tenant": d.slug,
+            "job_id": d.job_id,
+            "actor": d.actor,
+            "queue": d.queue,
+            "attempts": d.attempts,
+            "error": d.error,
+            "failed_at": d.failed_at.isoformat(),
+            "retried_at": d.retried_at.isoformat() if d.retried_at else None,
+        }
+        for d in letters
+    ]
+    if as_json:
+        print(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+        return
+    for row in rows:
+        print(
+            f"{row['id']:>6} {row['tenant'] or '-':<20} {row['actor']:<28} "
+            f"{row['attempts']} attempts  {row['failed_at']}  {row['error'][:80]}"
+        )
 
 
 # --- migrate ------------------------------------------------------------------------------
@@ -296,6 +382,18 @@ def build_parser() -> argparse.ArgumentParser:
     configure.add_argument("--time-zone")
     configure.add_argument("--reason")
 
+    worker = commands.add_parser("worker", help="worker pools for a Redis/RabbitMQ broker")
+    worker.add_argument("--queues", help="queue:threads pairs (default SAAS_WORKER_POOLS)")
+    worker.add_argument("--relay", action="store_true", help="also relay outboxes here")
+
+    jobs = commands.add_parser("jobs", help="background jobs whose retries ran out")
+    job_actions = jobs.add_subparsers(dest="action", required=True)
+    failed = job_actions.add_parser("failed", help="list dead letters")
+    failed.add_argument("--json", action="store_true")
+    failed.add_argument("--all", action="store_true", help="include retried ones")
+    retry = job_actions.add_parser("retry", help="send a dead letter's job again")
+    retry.add_argument("id", type=int)
+
     schema = commands.add_parser("schema", help="the GraphQL SDL")
     schema_actions = schema.add_subparsers(dest="action", required=True)
     export = schema_actions.add_parser("export", help="write schema/schema.graphql")
@@ -305,6 +403,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 HANDLERS: dict[str, Callable[[Settings, argparse.Namespace], Any]] = {
     "serve": cmd_serve,
+    "worker": cmd_worker,
+    "jobs": cmd_jobs,
     "migrate": cmd_migrate,
     "tenants": cmd_tenants,
     "schema": cmd_schema,

@@ -97,7 +97,7 @@ def _broker_url(raw: str) -> str | None:
 QUEUES = ("critical", "default", "webhooks", "maintenance")
 
 
-def _pools(raw: str) -> dict[str, int]:
+def parse_pools(raw: str) -> dict[str, int]:
     """``queue:threads`` pairs, e.g. ``critical:2,default:4``."""
     pools: dict[str, int] = {}
     for part in filter(None, (p.strip() for p in raw.split(","))):
@@ -177,7 +177,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SAAS_BROKER_URL", "", _broker_url,
             "redis:// or amqp:// selects that broker and `saas worker` processes; "
             "empty runs the workers inside `saas serve`"),
-    Setting("SAAS_WORKER_POOLS", "critical:2,default:2,webhooks:1,maintenance:1", _pools,
+    Setting("SAAS_WORKER_POOLS", "critical:2,default:2,webhooks:1,maintenance:1", parse_pools,
             "worker threads per queue (each queue has its own pool)"),
     Setting("SAAS_WORKER_METRICS_PORT", "9191", _int,
             "Prometheus port of a `saas worker` process (0: none)"),

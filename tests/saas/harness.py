@@ -73,11 +73,18 @@ class RunningApp:
         return tenant
 
 
+TEST_BACKUP_KEY = "test-key:" + "A" * 43 + "="  # 32 zero-ish bytes: tests only
+
+
 def app_environ(dialect: str, data_dir: Path, **overrides: str) -> dict[str, str]:
+    """Tests that need the worker pools or the scheduler turn them on with overrides."""
     return {
         "SAAS_DATA_DIR": str(data_dir),
         "SAAS_DATABASE_URL": POSTGRES_URL if dialect == "postgres" else "",
         "SAAS_REGISTRY_SCHEMA": f"reg_{uuid.uuid4().hex[:12]}",
+        "SAAS_BACKUP_KEYS": TEST_BACKUP_KEY,
+        "SAAS_WORKER_POOLS": "",
+        "SAAS_SCHEDULER": "false",
         **overrides,
     }
 

@@ -33,8 +33,19 @@ def test_defaults() -> None:
         graphql_max_cost=1000,
         max_body_bytes=1048576,
         log_level="INFO",
+        broker_url=None,
+        worker_pools={"critical": 2, "default": 2, "webhooks": 1, "maintenance": 1},
+        worker_metrics_port=9191,
+        relay_interval=1.0,
+        redeliver_after=600.0,
+        scheduler=True,
+        backup_dir="",
+        backup_keys={},
+        backup_retention=(7, 4, 12),
+        backup_interval_hours=24.0,
     )
     assert settings.production is False
+    assert settings.backup_path == Path("./var/backups")
 
 
 def test_load_settings_reads_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -54,7 +65,7 @@ def test_every_setting_is_in_the_table_once() -> None:
 @pytest.mark.parametrize(
     ("environ", "attribute", "expected"),
     [
-        ({"SAAS_ENV": "production"}, "production", True),
+        ({"SAAS_ENV": "production", "SAAS_BACKUP_KEYS": "k:" + "A" * 43 + "="}, "production", True),
         ({"SAAS_BASE_DOMAIN": " Example.COM. "}, "base_domain", "example.com"),
         ({"SAAS_DATABASE_URL": "postgres://db.internal/app"}, "database_url", None),
         ({"SAAS_DATABASE_URL": "postgresql:///app?host=/run/pg"}, "database_url", None),
@@ -130,3 +141,28 @@ def test_tenancy_config_carries_the_tenancy_settings() -> None:
     )
     assert settings.tenancy().dialect == "postgres"
     assert load_settings({}).tenancy().dialect == "sqlite"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("SAAS_BROKER_URL", "kafka://x", "must be a redis:// or amqp:// URL"),
+        ("SAAS_WORKER_POOLS", "critical:2,bulk:1", "unknown queue 'bulk'"),
+        ("SAAS_WORKER_POOLS", "critical:-1", "must not be negative"),
+        ("SAAS_BACKUP_KEYS", "k1:c2hvcnQ=", "must be 32 bytes"),
+        ("SAAS_BACKUP_KEYS", "k1:***", "is not base64"),
+        ("SAAS_BACKUP_RETENTION", "7,4", "three counts"),
+    ],
+)
+def test_background_and_backup_settings_are_validated(name: str, value: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings({name: value})
+
+
+def test_production_requires_backup_keys() -> None:
+    with pytest.raises(SettingsError, match="SAAS_BACKUP_KEYS is required in production"):
+        load_settings({"SAAS_ENV": "production"})
+    key = "k1:" + "A" * 43 + "="
+    settings = load_settings({"SAAS_ENV": "production", "SAAS_BACKUP_KEYS": key})
+    assert list(settings.backup_keys) == ["k1"]
+    assert len(settings.backup_keys["k1"]) == 32
