@@ -18,15 +18,15 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from alembic_like import Track
 from alembic_like.targets import quote_ident
+from alembic_like.tenant import TRACK as TENANT_TRACK
 from schema import TENANT_MODEL_MODULES, provision_hooks
 from tenants.backends import TenantBackend
 from tenants.config import TenancyConfig
 from tenants.runtime import Tenancy
 
-POSTGRES_URL = os.environ.get(
-    "SAAS_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test"
-)
+POSTGRES_URL = os.environ.get("SAAS_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -85,12 +85,19 @@ async def drop_postgres_leftovers(config: TenancyConfig, schema_names: list[str]
 
 @asynccontextmanager
 async def running_tenancy(
-    config: TenancyConfig, *, backend: TenantBackend | None = None
+    config: TenancyConfig,
+    *,
+    backend: TenantBackend | None = None,
+    tenant_track: Track = TENANT_TRACK,
 ) -> AsyncIterator[Tenancy]:
     """A started runtime with the app's models and hooks, cleaned up afterwards (the
-    ``tenancy`` fixture; for tests that need their own config or backend)."""
+    ``tenancy`` fixture; for tests that need their own config, backend or tenant track)."""
     runtime = Tenancy(
-        config, TENANT_MODEL_MODULES, provision_hooks=provision_hooks(), backend=backend
+        config,
+        TENANT_MODEL_MODULES,
+        provision_hooks=provision_hooks(),
+        backend=backend,
+        tenant_track=tenant_track,
     )
     await runtime.start()
     try:

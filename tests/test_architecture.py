@@ -216,8 +216,16 @@ def test_every_domain_models_module_is_registered() -> None:
     assert sorted(schema_model_modules()) == sorted(TENANT_MODEL_MODULES)
 
 
+# Model modules of the platform's own that the runtime adds to the tenant app.
+PLATFORM_TENANT_MODEL_MODULES = ("tenants.outbox",)
+
+
 async def test_models_resolve_to_their_connection(tmp_path: Path) -> None:
-    tenant_models = [m for name in TENANT_MODEL_MODULES for m in models_of(name)]
+    tenant_models = [
+        m
+        for name in (*PLATFORM_TENANT_MODEL_MODULES, *TENANT_MODEL_MODULES)
+        for m in models_of(name)
+    ]
     shared_models = models_of("tenants.models")
     async with Tenancy(TenancyConfig(data_dir=tmp_path), TENANT_MODEL_MODULES):
         registered = {app: set(models.values()) for app, models in Tortoise.apps.items()}

@@ -3,8 +3,11 @@ forks, strays and unknown revisions are errors; plans go up or down along the ch
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import uuid
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -118,9 +121,27 @@ def test_a_step_returns_its_revisions_sql_for_a_dialect() -> None:
     assert list(down.statements("sqlite")) == ["-- down a on sqlite"]
 
 
-def test_the_project_tracks_load_in_order_with_sql_for_both_dialects() -> None:
-    assert [r.id for r in TENANT_TRACK.revisions] == ["t0001", "t0002"]
-    assert [r.id for r in SHARED_TRACK.revisions] == ["s0001"]
+def revision_modules(package: str) -> list[ModuleType]:
+    """The revision modules of a package, in file name order (``r0001_...``, ``r0002_...``)."""
+    path = importlib.import_module(package).__path__
+    names = sorted(info.name for info in pkgutil.iter_modules(path) if info.name.startswith("r"))
+    return [importlib.import_module(f"{package}.{name}") for name in names]
+
+
+@pytest.mark.parametrize(
+    ("track", "package"),
+    [(TENANT_TRACK, "alembic_like.tenant"), (SHARED_TRACK, "alembic_like.shared")],
+)
+def test_the_project_tracks_load_every_module_in_file_order(track: Track, package: str) -> None:
+    modules = revision_modules(package)
+
+    assert modules, f"{package} has no revision modules"
+    assert [r.id for r in track.revisions] == [m.revision for m in modules]
+    assert [r.down for r in track.revisions] == [None, *(m.revision for m in modules[:-1])]
+    assert track.head == modules[-1].revision
+
+
+def test_the_project_tracks_have_sql_for_both_dialects() -> None:
     for track in (TENANT_TRACK, SHARED_TRACK):
         for revision in track.revisions:
             for dialect in ("sqlite", "postgres"):

@@ -15,8 +15,10 @@ from alembic_like.revision import RevisionError
 from alembic_like.targets import VERSION_TABLE
 from alembic_like.tenant import TRACK
 from tests.alembic_like.conftest import Workbench
+from tests.tracks import HEAD, PREVIOUS, downgrade_steps, tables_at, upgrade_steps
 
-TENANT_TABLES = {"settings_change", "tenant_settings"}
+TENANT_TABLES = tables_at(TRACK)
+ALL_STEPS = upgrade_steps(TRACK.revisions)
 
 # Long enough that the second runner arrives while the first one holds the lock.
 SLOW_SQL = {
@@ -27,10 +29,10 @@ SLOW_SQL = {
 
 
 def extra(revision: str, *statements: str, slow: bool = False) -> Revision:
-    """A revision after the tenant track's head (t0002)."""
+    """A revision after the tenant track's head."""
     return Revision(
         id=revision,
-        down="t0002",
+        down=HEAD,
         description="test revision",
         upgrade=lambda dialect: [*([SLOW_SQL[dialect]] if slow else []), *statements],
         downgrade=lambda dialect: ["DROP TABLE runs"],
@@ -53,24 +55,26 @@ async def test_migrate_from_base_to_head_and_back(workbench: Workbench) -> None:
     up = await target.migrate(TRACK, TRACK.head)
     again = await target.migrate(TRACK, TRACK.head)
 
-    assert up == MigrationResult(before=None, after="t0002", applied=["+t0001", "+t0002"])
-    assert again == MigrationResult(before="t0002", after="t0002", applied=[])
-    assert await target.version(TRACK) == "t0002"
+    assert up == MigrationResult(before=None, after=HEAD, applied=ALL_STEPS)
+    assert again == MigrationResult(before=HEAD, after=HEAD, applied=[])
+    assert await target.version(TRACK) == HEAD
     assert await workbench.tables() == {VERSION_TABLE, *TENANT_TABLES}
 
     down = await target.migrate(TRACK, None)
 
-    assert down == MigrationResult(before="t0002", after=None, applied=["-t0002", "-t0001"])
+    assert down == MigrationResult(
+        before=HEAD, after=None, applied=downgrade_steps(TRACK.revisions)
+    )
     assert await target.version(TRACK) is None
     assert await workbench.tables() == {VERSION_TABLE}
 
 
 async def test_the_version_is_recorded_per_track(workbench: Workbench) -> None:
     target = await workbench.target()
-    await target.migrate(TRACK, "t0001")
+    await target.migrate(TRACK, PREVIOUS)
 
     assert await workbench.fetch(f"SELECT track, revision FROM {VERSION_TABLE}") == [
-        ("tenant", "t0001")
+        ("tenant", PREVIOUS)
     ]
     assert await target.version(Track("other", [])) is None
 
@@ -79,15 +83,15 @@ async def test_two_runners_at_once_apply_each_revision_exactly_once(
     workbench: Workbench,
 ) -> None:
     first, second = await workbench.target(), await workbench.target()
-    await first.migrate(COUNTED, "t0001")  # the version table exists: nothing locks by chance
+    await first.migrate(COUNTED, PREVIOUS)  # the version table exists: nothing locks by chance
 
     results = await asyncio.gather(
         first.migrate(COUNTED, COUNTED.head), second.migrate(COUNTED, COUNTED.head)
     )
 
     applied = sorted((r.applied for r in results), key=len)
-    assert applied == [[], ["+t0002", "+x0003"]]
-    assert {(r.before, r.after) for r in results} == {("t0001", "x0003"), ("x0003", "x0003")}
+    assert applied == [[], [f"+{HEAD}", "+x0003"]]
+    assert {(r.before, r.after) for r in results} == {(PREVIOUS, "x0003"), ("x0003", "x0003")}
     assert await workbench.fetch("SELECT count(*) FROM runs") == [(1,)]
     assert await workbench.tables() == {VERSION_TABLE, "runs", *TENANT_TABLES}
 
@@ -100,7 +104,7 @@ async def test_a_failing_revision_rolls_the_whole_plan_back(workbench: Workbench
 
     assert await workbench.tables() == set()  # the version table too: one transaction
     assert await target.version(TRACK) is None
-    assert (await target.migrate(TRACK, TRACK.head)).applied == ["+t0001", "+t0002"]
+    assert (await target.migrate(TRACK, TRACK.head)).applied == ALL_STEPS
 
 
 async def test_a_version_written_by_a_newer_release_is_refused(workbench: Workbench) -> None:

@@ -17,6 +17,7 @@ from schema.settings.models import SettingsChange, TenantSettings
 from tenants.config import TenancyConfig
 from tenants.scope import tenant_scope
 from tests.conftest import POSTGRES_URL, drop_postgres_leftovers
+from tests.tracks import HEAD, PREVIOUS
 
 
 @pytest.fixture
@@ -104,18 +105,18 @@ def test_migrate_status_downgrade_and_upgrade(cli_env, capsys):
     assert code == 0
     assert "0 not at head" in out
 
-    code, out, err = run(capsys, "migrate", "downgrade", "--to", "t0001", "--tenants", "acme")
+    code, out, err = run(capsys, "migrate", "downgrade", "--to", PREVIOUS, "--tenants", "acme")
     assert code == 0
-    assert out.strip() == "1 migrated, 0 already at t0001, 0 failed"
+    assert out.strip() == f"1 migrated, 0 already at {PREVIOUS}, 0 failed"
     assert "100%" in err  # progress is shown
 
     code, out, _ = run(capsys, "migrate", "status", "--json")
     assert code == 3
     versions = {t["slug"]: t["version"] for t in json.loads(out)["tenants"]}
-    assert versions == {"acme": "t0001", "globex": "t0002"}
+    assert versions == {"acme": PREVIOUS, "globex": HEAD}
 
     code, out, _ = run(capsys, "migrate", "upgrade")
-    assert (code, out.strip()) == (0, "1 migrated, 1 already at t0002, 0 failed")
+    assert (code, out.strip()) == (0, f"1 migrated, 1 already at {HEAD}, 0 failed")
     assert run(capsys, "migrate", "status")[0] == 0
 
 

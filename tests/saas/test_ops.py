@@ -14,6 +14,7 @@ from saas.observability import JsonFormatter
 from tenants.migrations import migrate_fleet
 from tenants.provisioning import suspend_tenant
 from tests.saas.harness import SETTINGS_QUERY, AppStarter, RunningApp
+from tests.tracks import PREVIOUS
 
 GENERATED_ID = re.compile(r"^[0-9a-f]{32}$")
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -56,7 +57,7 @@ async def test_readyz_counts_tenants_behind_head(running_app: RunningApp) -> Non
         return response.json()
 
     assert await readyz() == {"status": "ready", "tenants_behind_head": 0}
-    await migrate_fleet("t0001", slugs=["acme"])
+    await migrate_fleet(PREVIOUS, slugs=["acme"])
     assert await readyz() == {"status": "ready", "tenants_behind_head": 1}
     await migrate_fleet("head")
     assert await readyz() == {"status": "ready", "tenants_behind_head": 0}

@@ -10,6 +10,7 @@ import pytest
 from tenants.migrations import migrate_fleet
 from tenants.provisioning import resume_tenant, suspend_tenant
 from tests.saas.harness import SETTINGS_QUERY, RunningApp, error_code
+from tests.tracks import HEAD, PREVIOUS
 
 TENANTS = {  # slug: (name, currency, custom domain)
     "acme": ("Acme Ltd", "EUR", "shop.acme.example"),
@@ -117,13 +118,13 @@ async def test_suspended_tenant_is_403_until_resumed(running_app: RunningApp) ->
 
 async def test_tenant_behind_head_is_503_until_upgraded(running_app: RunningApp) -> None:
     await add_tenants(running_app)
-    report = await migrate_fleet("t0001", slugs=["globex"])
-    assert report.migrated == {"globex": ["-t0002"]}  # t0002 undone
+    report = await migrate_fleet(PREVIOUS, slugs=["globex"])
+    assert report.migrated == {"globex": [f"-{HEAD}"]}  # the head revision undone
     response = await running_app.graphql(SETTINGS_QUERY, url=urls("globex")[2])
     assert response.status_code == 503
     assert response.headers["retry-after"] == "30"
     assert error_code(response) == "TENANT_NOT_READY"
-    assert "t0001" in response.json()["errors"][0]["message"]
+    assert PREVIOUS in response.json()["errors"][0]["message"]
     await assert_served(running_app, urls("initech")[0], "initech")
     await migrate_fleet("head", slugs=["globex"])
     await assert_served(running_app, urls("globex")[2], "globex")

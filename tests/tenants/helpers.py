@@ -132,18 +132,3 @@ async def table_names(tenancy: Tenancy, schema: str) -> set[str]:
     else:
         query = "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
     return {str(name) for (name,) in await RawSql(tenancy, schema).fetch(query)}
-
-
-async def index_count(tenancy: Tenancy, schema: str, index: str) -> int:
-    if tenancy.config.dialect == "sqlite":
-        query = (
-            "SELECT count(*) FROM sqlite_master "
-            f"WHERE type = 'index' AND name = {sql_literal(index)}"
-        )
-    else:
-        query = (
-            "SELECT count(*) FROM pg_indexes "
-            f"WHERE schemaname = current_schema() AND indexname = {sql_literal(index)}"
-        )
-    [(count,)] = await RawSql(tenancy, schema).fetch(query)
-    return int(count)

@@ -5,31 +5,54 @@ tables that match the models."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 from tortoise.context import require_context
 
+from tenants.config import TenancyConfig
 from tenants.errors import TenantNotFound
 from tenants.migrations import FleetReport, behind_head_count, fleet_status, migrate_fleet
 from tenants.records import TenantRecord
 from tenants.runtime import Tenancy
+from tests.conftest import running_tenancy
 from tests.tenants.helpers import (
     SLUGS,
     RawSql,
     create_tenants,
-    index_count,
     schema_snapshot,
     table_columns,
     table_names,
 )
+from tests.tracks import (
+    HEAD,
+    PREVIOUS,
+    PROBE,
+    PROBE_TABLE,
+    PROBED_TRACK,
+    downgrade_steps,
+    tables_at,
+    upgrade_steps,
+)
 
-INDEX = "idx_settings_change_changed_at"  # what t0002 creates
-ALL_STEPS = ["+t0001", "+t0002"]
-TENANT_TABLES = ("settings_change", "tenant_settings")
+VERSION_TABLE = "alembic_like_version"
 
 
 @pytest.fixture
 async def fleet(tenancy: Tenancy) -> list[TenantRecord]:
+    return await create_tenants()
+
+
+@pytest.fixture
+async def probed_tenancy(tenancy_config: TenancyConfig) -> AsyncIterator[Tenancy]:
+    """A runtime whose tenant track is the real one with ``PROBE`` on top: a revision
+    that creates a known table, for the tests that break or count one revision."""
+    async with running_tenancy(tenancy_config, tenant_track=PROBED_TRACK) as runtime:
+        yield runtime
+
+
+@pytest.fixture
+async def probed_fleet(probed_tenancy: Tenancy) -> list[TenantRecord]:
     return await create_tenants()
 
 
@@ -43,11 +66,18 @@ async def recorded_version(tenancy: Tenancy, tenant: TenantRecord) -> str | None
         return await target.version(tenancy.tenant_track)
 
 
+async def probe_runs(tenancy: Tenancy, schema: str) -> int:
+    """How many times ``PROBE``'s upgrade ran since its table was last created."""
+    [(count,)] = await RawSql(tenancy, schema).fetch(f"SELECT count(*) FROM {PROBE_TABLE}")
+    return int(count)
+
+
 async def test_two_runners_at_once_apply_each_revision_exactly_once(
-    tenancy: Tenancy, fleet: list[TenantRecord]
+    probed_tenancy: Tenancy, probed_fleet: list[TenantRecord]
 ) -> None:
+    tenancy = probed_tenancy
     down = await migrate_fleet("base")
-    assert down.migrated == {slug: ["-t0002", "-t0001"] for slug in SLUGS}
+    assert down.migrated == {slug: downgrade_steps(PROBED_TRACK.revisions) for slug in SLUGS}
 
     first, second = await asyncio.gather(migrate_fleet(), migrate_fleet())
 
@@ -55,40 +85,51 @@ async def test_two_runners_at_once_apply_each_revision_exactly_once(
     assert second.ok
     for slug in SLUGS:
         applied = [report.migrated.get(slug) for report in (first, second)]
-        assert sorted(applied, key=bool) == [None, ALL_STEPS], slug
+        assert sorted(applied, key=bool) == [None, upgrade_steps(PROBED_TRACK.revisions)], slug
         assert [slug in report.unchanged for report in (first, second)].count(True) == 1
-    for tenant in fleet:
-        assert await index_count(tenancy, tenant.schema_name, INDEX) == 1
-        assert await table_names(tenancy, tenant.schema_name) >= set(TENANT_TABLES)
-        assert await recorded_version(tenancy, tenant) == "t0002"
+    for tenant in probed_fleet:
+        assert await probe_runs(tenancy, tenant.schema_name) == 1
+        assert await table_names(tenancy, tenant.schema_name) == {
+            VERSION_TABLE,
+            *tables_at(PROBED_TRACK),
+        }
+        assert await recorded_version(tenancy, tenant) == PROBE.id
     assert await behind_head_count() == 0
 
 
 async def test_a_failing_tenant_is_reported_and_does_not_stop_the_others(
-    tenancy: Tenancy, fleet: list[TenantRecord]
+    probed_tenancy: Tenancy, probed_fleet: list[TenantRecord]
 ) -> None:
-    acme, globex, initech = fleet
-    await migrate_fleet("t0001")
-    # An object in globex's schema that t0002 wants to create: its upgrade must fail.
-    conflict = f"CREATE INDEX {INDEX} ON settings_change (field)"
-    await RawSql(tenancy, globex.schema_name).execute(conflict)
+    tenancy = probed_tenancy
+    acme, globex, initech = probed_fleet
+    # Two steps down: the upgrade back applies the real head, then PROBE.
+    await migrate_fleet(PREVIOUS)
+    two_steps = upgrade_steps(PROBED_TRACK.revisions[-2:])
+    # An object in globex's schema that PROBE wants to create: its upgrade must fail.
+    await RawSql(tenancy, globex.schema_name).execute(f"CREATE TABLE {PROBE_TABLE} (other INT)")
 
     report = await migrate_fleet()
 
     assert list(report.failed) == ["globex"]
-    assert INDEX in report.failed["globex"]
-    assert report.migrated == {"acme": ["+t0002"], "initech": ["+t0002"]}
-    assert await registry_versions() == {"acme": "t0002", "globex": "t0001", "initech": "t0002"}
+    assert PROBE_TABLE in report.failed["globex"]
+    assert report.migrated == {"acme": two_steps, "initech": two_steps}
+    assert await registry_versions() == {"acme": PROBE.id, "globex": PREVIOUS, "initech": PROBE.id}
     assert await behind_head_count() == 1
-    # globex's failed upgrade rolled back as a whole: still t0001, the conflicting index kept.
-    assert await recorded_version(tenancy, globex) == "t0001"
-    assert await index_count(tenancy, globex.schema_name, INDEX) == 1
-    assert [await recorded_version(tenancy, t) for t in (acme, initech)] == ["t0002"] * 2
+    # globex's failed upgrade rolled back as a whole, the real head's step included: still
+    # at PREVIOUS with its tables, the conflicting table kept.
+    assert await recorded_version(tenancy, globex) == PREVIOUS
+    assert await table_names(tenancy, globex.schema_name) == {
+        VERSION_TABLE,
+        PROBE_TABLE,
+        *tables_at(PROBED_TRACK, PREVIOUS),
+    }
+    assert await table_columns(tenancy, globex.schema_name, PROBE_TABLE) == {"other"}
+    assert [await recorded_version(tenancy, t) for t in (acme, initech)] == [PROBE.id] * 2
 
-    await RawSql(tenancy, globex.schema_name).execute(f"DROP INDEX {INDEX}")
+    await RawSql(tenancy, globex.schema_name).execute(f"DROP TABLE {PROBE_TABLE}")
     retry = await migrate_fleet()
     assert (retry.migrated, sorted(retry.unchanged)) == (
-        {"globex": ["+t0002"]},
+        {"globex": two_steps},
         ["acme", "initech"],
     )
     assert await behind_head_count() == 0
@@ -99,47 +140,50 @@ async def test_a_tenant_whose_storage_vanished_does_not_stop_the_others(
 ) -> None:
     await tenancy.backend.drop_schema(fleet[1].schema_name)
 
-    report = await migrate_fleet("t0001")
+    report = await migrate_fleet(PREVIOUS)
 
     assert list(report.failed) == ["globex"]
-    assert report.migrated == {"acme": ["-t0002"], "initech": ["-t0002"]}
-    assert await registry_versions() == {"acme": "t0001", "globex": "t0002", "initech": "t0001"}
+    assert report.migrated == {"acme": [f"-{HEAD}"], "initech": [f"-{HEAD}"]}
+    assert await registry_versions() == {"acme": PREVIOUS, "globex": HEAD, "initech": PREVIOUS}
 
 
 async def test_downgrade_then_upgrade_returns_to_the_same_schema(
-    tenancy: Tenancy, fleet: list[TenantRecord]
+    probed_tenancy: Tenancy, probed_fleet: list[TenantRecord]
 ) -> None:
-    schema = fleet[0].schema_name
+    tenancy = probed_tenancy
+    schema = probed_fleet[0].schema_name
     at_head = await schema_snapshot(tenancy, schema)
-    assert await table_names(tenancy, schema) == {"alembic_like_version", *TENANT_TABLES}
+    assert await table_names(tenancy, schema) == {VERSION_TABLE, *tables_at(PROBED_TRACK)}
 
-    await migrate_fleet("t0001")
-    at_t0001 = await schema_snapshot(tenancy, schema)
+    await migrate_fleet(HEAD)  # the real head: one step down, PROBE undone
+    below_probe = await schema_snapshot(tenancy, schema)
+    assert await table_names(tenancy, schema) == {VERSION_TABLE, *tables_at(PROBED_TRACK, HEAD)}
     await migrate_fleet("base")
-    assert await table_names(tenancy, schema) == {"alembic_like_version"}
+    assert await table_names(tenancy, schema) == {VERSION_TABLE}
     await migrate_fleet("head")
 
     assert await schema_snapshot(tenancy, schema) == at_head
-    dropped_by_downgrade = [row for row in at_head if row not in at_t0001]
+    dropped_by_downgrade = [row for row in at_head if row not in below_probe]
     assert len(dropped_by_downgrade) == 1
-    assert INDEX in dropped_by_downgrade[0]
+    assert PROBE_TABLE in dropped_by_downgrade[0]
+    assert [row for row in below_probe if row not in at_head] == []
 
 
 async def test_a_subset_of_tenants_migrates_first(
     tenancy: Tenancy, fleet: list[TenantRecord]
 ) -> None:
-    await migrate_fleet("t0001")
+    await migrate_fleet(PREVIOUS)
     seen: list[tuple[int, int]] = []
 
     first = await migrate_fleet(
         slugs=["globex"], progress=lambda done, total: seen.append((done, total))
     )
 
-    assert first == FleetReport(target="t0002", migrated={"globex": ["+t0002"]})
+    assert first == FleetReport(target=HEAD, migrated={"globex": [f"+{HEAD}"]})
     assert seen == [(1, 1)]
-    assert await registry_versions() == {"acme": "t0001", "globex": "t0002", "initech": "t0001"}
+    assert await registry_versions() == {"acme": PREVIOUS, "globex": HEAD, "initech": PREVIOUS}
     rest = await migrate_fleet()
-    assert rest.migrated == {"acme": ["+t0002"], "initech": ["+t0002"]}
+    assert rest.migrated == {"acme": [f"+{HEAD}"], "initech": [f"+{HEAD}"]}
     assert rest.unchanged == ["globex"]
 
 
@@ -147,8 +191,8 @@ async def test_an_unknown_slug_in_the_subset_migrates_nothing(
     tenancy: Tenancy, fleet: list[TenantRecord]
 ) -> None:
     with pytest.raises(TenantNotFound, match="nobody"):
-        await migrate_fleet("t0001", slugs=["acme", "nobody"])
-    assert await registry_versions() == dict.fromkeys(SLUGS, "t0002")
+        await migrate_fleet(PREVIOUS, slugs=["acme", "nobody"])
+    assert await registry_versions() == dict.fromkeys(SLUGS, HEAD)
 
 
 async def test_behind_head_count_is_one_registry_query_of_who_is_behind(
@@ -158,7 +202,7 @@ async def test_behind_head_count_is_one_registry_query_of_who_is_behind(
     await create_tenants()
     assert await behind_head_count() == 0
 
-    await migrate_fleet("t0001", slugs=["acme", "initech"])
+    await migrate_fleet(PREVIOUS, slugs=["acme", "initech"])
     assert await behind_head_count() == 2
     await migrate_fleet("base", slugs=["acme"])
     assert await behind_head_count() == 2

@@ -4,6 +4,7 @@ tenant behind head is refused, and a refusal never leaves a connection stuck."""
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 from dataclasses import replace
 
@@ -28,6 +29,7 @@ from tenants.records import TenantRecord
 from tenants.runtime import Tenancy
 from tenants.scope import current_tenant, current_tenant_or_none, tenant_scope
 from tests.tenants.helpers import create_tenants, sqlite_file
+from tests.tracks import HEAD, PREVIOUS
 
 TIMEOUT = 5.0  # a deadlocked connection shows up as a timeout, not a hung suite
 
@@ -158,18 +160,18 @@ async def test_a_suspended_tenant_is_refused_until_resumed(acme: TenantRecord) -
 
 async def test_a_tenant_behind_head_is_refused_until_upgraded(tenancy: Tenancy) -> None:
     await create_tenants(["acme"])
-    down = await migrate_fleet("t0001")
+    down = await migrate_fleet(PREVIOUS)
     assert down.ok
-    assert down.migrated == {"acme": ["-t0002"]}
+    assert down.migrated == {"acme": [f"-{HEAD}"]}
     behind = await tenancy.registry.by_slug("acme")
-    assert behind.schema_version == "t0001"
+    assert behind.schema_version == PREVIOUS
 
-    with pytest.raises(TenantNotReady, match="t0001"):
+    with pytest.raises(TenantNotReady, match=re.escape(PREVIOUS)):
         async with tenant_scope(behind):
             pytest.fail("a tenant behind head must not be served")
 
     up = await migrate_fleet()
-    assert up.migrated == {"acme": ["+t0002"]}
+    assert up.migrated == {"acme": [f"+{HEAD}"]}
     current = await tenancy.registry.by_slug("acme")
     assert current.schema_version == tenancy.tenant_track.head
     assert await settings_name(current) == "Acme Ltd"
