@@ -166,3 +166,8 @@ def test_production_requires_backup_keys() -> None:
     settings = load_settings({"SAAS_ENV": "production", "SAAS_BACKUP_KEYS": key})
     assert list(settings.backup_keys) == ["k1"]
     assert len(settings.backup_keys["k1"]) == 32
+
+
+def test_readme_documents_every_setting() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert [s.name for s in SETTINGS if f"| `{s.name}` |" not in readme] == []
