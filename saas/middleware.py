@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
+import secrets
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from saas.observability import HTTP_LATENCY, HTTP_REQUESTS, Stopwatch, request_id_var, tenant_var
+from saas.observability import Stopwatch, http_series, request_id_var, tenant_var
 
 log = logging.getLogger("saas.access")
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -21,7 +21,7 @@ def _request_id(scope: Scope) -> str:
             candidate = value.decode("latin-1")
             if _CLIENT_REQUEST_ID.fullmatch(candidate):
                 return candidate
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)  # 32 hex digits, like a UUID's, at a fifth of the cost
 
 
 class RequestContextMiddleware:
@@ -49,17 +49,23 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
-            HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
-            HTTP_LATENCY.labels(route).observe(watch.seconds)
-            log.info(
-                "request",
-                extra={
-                    "method": scope["method"],
-                    "path": scope["path"][:200],
-                    "status": status,
-                    "ms": round(watch.seconds * 1000, 3),
-                },
-            )
+            _record(scope, status, watch.seconds)
             tenant_var.reset(tenant_token)
             request_id_var.reset(id_token)
+
+
+def _record(scope: Scope, status: int, seconds: float) -> None:
+    """The request's metrics and access log line."""
+    route = getattr(scope.get("route"), "path", "unmatched")
+    requests, latency = http_series(scope["method"], route, status)
+    requests.inc()
+    latency.observe(seconds)
+    log.info(
+        "request",
+        extra={
+            "method": scope["method"],
+            "path": scope["path"][:200],
+            "status": status,
+            "ms": round(seconds * 1000, 3),
+        },
+    )

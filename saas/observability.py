@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -38,6 +39,10 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str) -> None:
+    # The JSON lines carry none of these: skip collecting them for every record.
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
@@ -90,6 +95,26 @@ def operation_label(name: str | None) -> str:
     return name
 
 
+@lru_cache(maxsize=1024)
+def http_series(method: str, route: str, status: int) -> tuple[Counter, Histogram]:
+    """The series of one kind of request, looked up once per label values rather than
+    with ``labels()`` (a lock and validation) per request. Nothing removes a series; if
+    something ever does, it must clear this cache and ``_graphql_series``'s too."""
+    return HTTP_REQUESTS.labels(method, route, str(status)), HTTP_LATENCY.labels(route)
+
+
+@lru_cache(maxsize=4096)
+def _graphql_series(
+    tenant: str, operation: str, kind: str, outcome: str
+) -> tuple[Counter, Histogram, Summary]:
+    """Like ``http_series``, for GraphQL operations."""
+    return (
+        GRAPHQL_OPERATIONS.labels(tenant, operation, kind, outcome),
+        GRAPHQL_LATENCY.labels(operation),
+        GRAPHQL_TENANT_LATENCY.labels(tenant),
+    )
+
+
 def record_graphql(
     tenant: str,
     operation: str | None,
@@ -99,11 +124,12 @@ def record_graphql(
     seconds: float,
 ) -> None:
     label = operation_label(operation)
-    GRAPHQL_OPERATIONS.labels(tenant, label, kind or "unknown", outcome).inc()
+    operations, latency, tenant_latency = _graphql_series(tenant, label, kind or "unknown", outcome)
+    operations.inc()
     for code in codes:
         GRAPHQL_ERRORS.labels(tenant, label, code).inc()
-    GRAPHQL_LATENCY.labels(label).observe(seconds)
-    GRAPHQL_TENANT_LATENCY.labels(tenant).observe(seconds)
+    latency.observe(seconds)
+    tenant_latency.observe(seconds)
 
 
 class BackendCollector(Collector):

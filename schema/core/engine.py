@@ -4,7 +4,8 @@ Strawberry builds the schema; execution goes straight to graphql-core with it (w
 ``strawberry.Schema.execute`` does inside) so that a parsed, validated document is
 reused across requests: validation was the largest per-request cost in the prototype
 (~1.3 ms). The cache is keyed by the query text alone, which is safe because the rules
-are fixed when the engine is built.
+are fixed when the engine is built. The cost of an operation without variables cannot
+change either, so it is computed with the document, not per request.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import strawberry
 from graphql import (
     DocumentNode,
     ExecutionResult,
+    Executor,
     FragmentDefinitionNode,
     GraphQLError,
     NoSchemaIntrospectionCustomRule,
@@ -73,6 +75,9 @@ class _Prepared:
     document: DocumentNode | None
     errors: tuple[GraphQLError, ...]
     fragments: Mapping[str, FragmentDefinitionNode]
+    # Operation name (None: the lone anonymous one) -> cost, for operations without
+    # variables: their cost is a property of the document.
+    static_costs: Mapping[str | None, int] = field(default_factory=dict)
 
 
 def _with_code(error: GraphQLError, code: ErrorCode) -> GraphQLError:
@@ -127,7 +132,28 @@ class GraphQLEngine:
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
         coded = tuple(_with_code(e, ErrorCode.GRAPHQL_VALIDATION_FAILED) for e in errors)
-        return _Prepared(document, coded, fragments)
+        costs = {} if coded else self._static_costs(document, fragments)
+        return _Prepared(document, coded, fragments, costs)
+
+    def _static_costs(
+        self, document: DocumentNode, fragments: Mapping[str, FragmentDefinitionNode]
+    ) -> dict[str | None, int]:
+        return {
+            (d.name.value if d.name else None): query_cost(self._graphql_schema, d, fragments, None)
+            for d in document.definitions
+            if isinstance(d, OperationDefinitionNode) and not d.variable_definitions
+        }
+
+    def _cost(
+        self, prepared: _Prepared, operation: OperationDefinitionNode, request: GraphQLRequest
+    ) -> int:
+        name = operation.name.value if operation.name else None
+        cost = None if operation.variable_definitions else prepared.static_costs.get(name)
+        if cost is None:
+            cost = query_cost(
+                self._graphql_schema, operation, prepared.fragments, request.variables
+            )
+        return cost
 
     async def run(self, request: GraphQLRequest, context: Any) -> GraphQLResponse:
         prepared = self._prepare(request.query)
@@ -148,7 +174,7 @@ class GraphQLEngine:
         if refusal is not None:
             refusal.operation_name, refusal.operation_type = name, kind
             return refusal
-        cost = query_cost(self._graphql_schema, operation, prepared.fragments, request.variables)
+        cost = self._cost(prepared, operation, request)
         extensions = {"cost": {"requested": cost, "maximum": self.limits.max_cost}}
         if cost > self.limits.max_cost:
             error = PublicError(
@@ -165,6 +191,9 @@ class GraphQLEngine:
             variable_values=dict(request.variables or {}),
             operation_name=request.operation_name,
             hide_suggestions=self._hide_suggestions,
+            # The base executor: no incremental delivery machinery per request (the
+            # schema has no @defer or @stream, which execute() checks).
+            executor_class=Executor,
         )
         if isawaitable(result):
             result = await result
