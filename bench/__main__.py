@@ -10,7 +10,7 @@ from collections.abc import Sequence
 # Suite name -> module with ``main(argv) -> int``. Add a suite with one line here.
 SUITES = {
     "tenants": "bench.tenants",
-    # "graphql": "bench.graphql",
+    "graphql": "bench.graphql",
 }
 
 
