@@ -16,7 +16,9 @@ from functools import cache
 from pathlib import Path
 
 import asyncpg
+import pika
 import pytest
+import redis
 
 from alembic_like import Track
 from alembic_like.targets import quote_ident
@@ -28,6 +30,9 @@ from tenants.runtime import Tenancy
 
 POSTGRES_URL = os.environ.get("SAAS_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# Without a database number: the worker tests lease one of their own (tests/workers).
+REDIS_URL = os.environ.get("SAAS_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+RABBITMQ_URL = os.environ.get("SAAS_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
 
 @cache
@@ -50,6 +55,42 @@ def require_postgres() -> None:
     if IN_CI:
         pytest.fail(message + " (CI must run the PostgreSQL tests)")
     pytest.skip(message)
+
+
+@cache
+def redis_available() -> bool:
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_timeout=3).ping()
+    except (OSError, redis.RedisError):
+        return False
+    return True
+
+
+@cache
+def rabbitmq_available() -> bool:
+    params = pika.URLParameters(RABBITMQ_URL)
+    params.socket_timeout = params.blocked_connection_timeout = 3
+    try:
+        pika.BlockingConnection(params).close()
+    except (OSError, pika.exceptions.AMQPError):
+        return False
+    return True
+
+
+def _require_service(available: bool, message: str) -> None:
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(message + " (CI must run these tests)")
+    pytest.skip(message)
+
+
+def require_redis() -> None:
+    _require_service(redis_available(), f"Redis is not reachable at {REDIS_URL}")
+
+
+def require_rabbitmq() -> None:
+    _require_service(rabbitmq_available(), f"RabbitMQ is not reachable at {RABBITMQ_URL}")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

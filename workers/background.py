@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import dramatiq
@@ -32,6 +33,10 @@ class WorkerConfig:
     )
     relay: RelayConfig = field(default_factory=RelayConfig)
     actor_modules: tuple[str, ...] = ACTOR_MODULES
+    # How long an idle worker thread or consumer waits for a message before it looks
+    # again (Dramatiq's default, 1 s): it bounds how late a retry's delay may be honoured
+    # and how long stopping a pool takes. The tests use a tenth of it.
+    worker_timeout_ms: int = 1000
 
     @property
     def embedded(self) -> bool:
@@ -62,12 +67,21 @@ class BackgroundWork:
         self.broker.emit_after("process_boot")
         for queue, threads in (queues or self.config.pools).items():
             if threads > 0:
-                worker = dramatiq.Worker(self.broker, queues={queue}, worker_threads=threads)
+                worker = dramatiq.Worker(
+                    self.broker,
+                    queues={queue},
+                    worker_threads=threads,
+                    worker_timeout=self.config.worker_timeout_ms,
+                )
                 worker.start()
                 self._workers.append(worker)
 
     def stop_workers(self, timeout_ms: int = 10_000) -> None:
         workers, self._workers = self._workers, []
-        for worker in workers:
-            worker.stop(timeout=timeout_ms)
+        # All pools at once: an idle pool takes up to twice Dramatiq's worker timeout (1 s)
+        # to notice it is stopping, so stopping the four pools one after another held
+        # every shutdown of `saas serve` for about 6 s.
+        if workers:
+            with ThreadPoolExecutor(len(workers), thread_name_prefix="stop-pool") as pool:
+                list(pool.map(lambda worker: worker.stop(timeout=timeout_ms), workers))
         self.broker.close()
