@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -82,16 +82,27 @@ class Relay:
         set_outbox_listener(self.poke)
         try:
             with self.tenancy.bind():
-                await self.sweep(redeliver_all_sent=redeliver_all_sent)
+                await self._round(self.sweep(redeliver_all_sent=redeliver_all_sent))
                 last_sweep = self._loop.time()
                 while not self._stopping:
                     await self._wait()
-                    await self.relay_hinted()
+                    await self._round(self.relay_hinted())
                     if self._loop.time() - last_sweep >= self.config.sweep_interval:
-                        await self.sweep()
+                        await self._round(self.sweep())
                         last_sweep = self._loop.time()
         finally:
             set_outbox_listener(None)
+
+    @staticmethod
+    async def _round(work: Awaitable[int]) -> None:
+        """One round; a failure (the shared store unreachable for a moment) is logged
+        and the next round tries again. Uncaught, it ended the relay's task silently
+        and nothing more was sent until the process restarted. (Rows a failed first
+        sweep did not resend are sent again after ``redeliver_after``.)"""
+        try:
+            await work
+        except Exception:
+            log.exception("relay round failed; trying again at the next one")
 
     def stop(self) -> None:
         self._stopping = True
@@ -129,6 +140,10 @@ class Relay:
             except TenancyError as exc:  # suspended, deleted or behind head: later
                 log.info("outbox of %s not relayed: %s", tenant_id, exc)
                 pending = False
+            except Exception:
+                # One tenant's broken store must not hold up every other tenant's jobs.
+                log.exception("outbox of %s not relayed", tenant_id)
+                continue  # its hint stays: tried again at the next round
             if not pending:
                 await OutboxHint.filter(tenant_id=tenant_id, hinted_at__lte=started).delete()
         return sent
