@@ -23,12 +23,15 @@ async def list_dead_letters(*, include_retried: bool = False) -> list[DeadLetter
     return await query.order_by("-failed_at", "-id")
 
 
-async def _requeue(model: type[OutboxRow], job_id: int) -> None:
-    updated = await model.filter(id=job_id, status=JobStatus.FAILED).update(
-        status=JobStatus.PENDING, attempts=0, sent_at=None, not_before=datetime.now(UTC)
-    )
+async def _requeue(model: type[OutboxRow], letter: DeadLetter) -> None:
+    # Matched on the actor too: a tenant job whose message lost its tenant is lettered
+    # without one, like a platform job, and its job id may well be a failed platform
+    # job's, which must not be sent again in its place.
+    updated = await model.filter(
+        id=letter.job_id, actor=letter.actor, status=JobStatus.FAILED
+    ).update(status=JobStatus.PENDING, attempts=0, sent_at=None, not_before=datetime.now(UTC))
     if updated != 1:
-        raise DeadLetterError(f"job {job_id} is not failed any more")
+        raise DeadLetterError(f"no failed job {letter.job_id} ({letter.actor}) to send again")
 
 
 async def retry_dead_letter(dead_letter_id: int, *, actor: str) -> DeadLetter:
@@ -40,11 +43,11 @@ async def retry_dead_letter(dead_letter_id: int, *, actor: str) -> DeadLetter:
         raise DeadLetterError(f"dead letter {dead_letter_id} was already retried")
     if letter.tenant_id is None:
         async with in_transaction(SHARED_ALIAS):
-            await _requeue(PlatformJob, letter.job_id)
+            await _requeue(PlatformJob, letter)
     else:
         record = await get_tenancy().registry.by_id(letter.tenant_id)
         async with tenant_scope(record):
-            await _requeue(JobOutbox, letter.job_id)
+            await _requeue(JobOutbox, letter)
             signal_pending()
     letter.retried_at = datetime.now(UTC)
     letter.retried_by = actor
