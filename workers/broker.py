@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
 import dramatiq
@@ -36,6 +37,12 @@ JOBS = Counter(
     ["actor", "outcome"],
 )  # fmt: skip
 JOB_DURATION = Histogram("saas_job_duration_seconds", "Job run time", ["actor"])
+
+# How the job a worker thread runs ended ("done" or "skipped"), for JobMetrics. Returning
+# it from the actor made Dramatiq warn, for every job, that a result was discarded (no
+# Results middleware). The actor's coroutine runs in a copy of the worker thread's
+# context, so it fills the very cell JobMetrics put there for this message.
+_OUTCOME: ContextVar[dict[str, str] | None] = ContextVar("saas_job_outcome", default=None)
 
 
 class WorkerRuntime(Middleware):
@@ -125,6 +132,7 @@ class JobMetrics(Middleware):
         self._started: dict[str, float] = {}
 
     def before_process_message(self, broker: dramatiq.Broker, message: Any) -> None:
+        _OUTCOME.set({})
         self._started[message.message_id] = time.perf_counter()
 
     def after_process_message(
@@ -135,7 +143,7 @@ class JobMetrics(Middleware):
         if started is not None:
             JOB_DURATION.labels(message.actor_name).observe(time.perf_counter() - started)
         if exception is None:
-            outcome = result if result in ("done", "skipped") else "done"
+            outcome = (_OUTCOME.get() or {}).get("outcome", "done")
         else:
             outcome = "failed" if message.failed else "retried"
         JOBS.labels(message.actor_name, outcome).inc()
@@ -172,9 +180,12 @@ def bind_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> dict[str, dr
     """Make one Dramatiq actor per declared job on this broker. Messages carry only
     ``(tenant_id, job_id)``: the job's arguments stay in its outbox row."""
 
-    def runner(spec: ActorSpec) -> Callable[[str | None, int], Any]:
-        async def run(tenant_id: str | None, job_id: int) -> str:
-            return await execute_job(runtime.require(), spec, tenant_id, job_id)
+    def runner(spec: ActorSpec) -> Callable[[str | None, int], Awaitable[None]]:
+        async def run(tenant_id: str | None, job_id: int) -> None:
+            outcome = await execute_job(runtime.require(), spec, tenant_id, job_id)
+            cell = _OUTCOME.get()
+            if cell is not None:
+                cell["outcome"] = outcome
 
         run.__name__ = run.__qualname__ = spec.name.replace(".", "_")
         return run

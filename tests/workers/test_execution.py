@@ -3,6 +3,7 @@ exactly once however often its message arrives, and never in another tenant's st
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 
 import pytest
@@ -102,3 +103,21 @@ async def test_a_platform_job_runs_outside_any_tenant_once(
     assert await PlatformJob.filter(id=job.id).values_list("status", flat=True) == ["done"]
     events = await TenantEvent.filter(action="job").values_list("reason", flat=True)
     assert events == ["platform-1"]
+
+
+@pytest.mark.parametrize("dialect", ["sqlite"])
+async def test_jobs_that_run_or_skip_log_no_warning(
+    tenancy: Tenancy, two_tenants: list[TenantRecord], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A job's outcome reaches the metrics without Dramatiq warning, for every job,
+    that the actor's return value was discarded."""
+    acme = two_tenants[0]
+    counts = JobCounts(RECORD)
+    [job_id] = await enqueue_jobs(acme, ["quiet"])
+    with caplog.at_level(logging.WARNING):
+        async with running_work(tenancy) as work:
+            await wait_for(job_status(tenancy, acme, job_id, "done"), what="the job done")
+            work.send(RECORD, acme.id, job_id)
+            await wait_for(lambda: _processed(counts, RECORD, 2), what="the second delivery")
+    assert counts.delta(RECORD) == {"done": 1, "skipped": 1, "timed": 2}
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
