@@ -11,6 +11,7 @@ from collections.abc import Sequence
 SUITES = {
     "tenants": "bench.tenants",
     "graphql": "bench.graphql",
+    "jobs": "bench.jobs",
 }
 
 
