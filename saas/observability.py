@@ -39,13 +39,10 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str) -> None:
-    # The JSON lines carry none of these: skip collecting them for every record (the
-    # knobs of the logging HOWTO's "Optimization" section; ``_srcfile`` is the caller's
-    # file, line and function, found by walking the stack on every call).
+    # The JSON lines carry none of these: skip collecting them for every record.
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    logging._srcfile = None
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
