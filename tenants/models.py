@@ -151,3 +151,78 @@ class DeadLetter(Model):
     class Meta:
         app = "shared"
         table = "dead_letter"
+
+
+class BackupKind(StrEnum):
+    TENANT = "tenant"
+    REGISTRY = "registry"
+
+
+class BackupStatus(StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class VerifyStatus(StrEnum):
+    UNVERIFIED = "unverified"
+    VERIFIED = "verified"
+    FAILED = "failed"
+
+
+class Backup(Model):
+    """One backup of a tenant's schema (or of the registry: no tenant) and what its
+    manifest says, kept here so listing, retention and scheduling are registry queries.
+    Rows outlive their tenant: a deleted tenant's backups can still be restored."""
+
+    id = fields.BigIntField(primary_key=True)
+    tenant_id = fields.CharField(max_length=26, null=True)  # None: the registry
+    slug = fields.CharField(max_length=63, null=True)
+    kind = fields.CharEnumField(BackupKind, max_length=16)
+    status = fields.CharEnumField(BackupStatus, max_length=16, default=BackupStatus.RUNNING)
+    verify_status = fields.CharEnumField(
+        VerifyStatus, max_length=16, default=VerifyStatus.UNVERIFIED
+    )
+    verify_attempts = fields.IntField(default=0)
+    verified_at = fields.DatetimeField(null=True)
+    verify_error = fields.TextField(null=True)
+    engine = fields.CharField(max_length=16)  # sqlite or postgres: where it can be restored
+    source_schema = fields.CharField(max_length=63)
+    store_key = fields.CharField(max_length=255, unique=True)
+    key_id = fields.CharField(max_length=64)
+    schema_version = fields.CharField(max_length=64, null=True)
+    raw_size = fields.BigIntField(null=True)
+    stored_size = fields.BigIntField(null=True)
+    checksum = fields.CharField(max_length=64, null=True)  # SHA-256 of the stored object
+    row_counts = fields.TextField(null=True)  # JSON: table -> rows
+    # Who asked for it, and the key of that request: a redelivered job finds its backup.
+    requested_by = fields.CharField(max_length=200)
+    request_key = fields.CharField(max_length=200, null=True, unique=True)
+    error = fields.TextField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    started_at = fields.DatetimeField()  # when the snapshot of this attempt began
+    finished_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        app = "shared"
+        table = "backup"
+
+    def counts(self) -> dict[str, int]:
+        return orjson.loads(self.row_counts) if self.row_counts else {}
+
+
+class BackupPolicy(Model):
+    """A tenant's own backup schedule and retention; a null field takes the default
+    (``SAAS_BACKUP_INTERVAL_HOURS``, ``SAAS_BACKUP_RETENTION``)."""
+
+    tenant_id = fields.CharField(primary_key=True, max_length=26)
+    interval_hours = fields.FloatField(null=True)
+    keep_daily = fields.IntField(null=True)
+    keep_weekly = fields.IntField(null=True)
+    keep_monthly = fields.IntField(null=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+    updated_by = fields.CharField(max_length=200)
+
+    class Meta:
+        app = "shared"
+        table = "backup_policy"
