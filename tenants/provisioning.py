@@ -7,6 +7,7 @@ import asyncio
 import base64
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
@@ -85,11 +86,15 @@ async def create_tenant(
     async with tenant_scope(record, provisioning=True):
         for hook in tenancy.provision_hooks:
             await hook(record)
+    return await _activate(row, actor, None)
+
+
+async def _activate(row: Tenant, actor: str, reason: str | None) -> TenantRecord:
     async with in_transaction(SHARED_ALIAS):
         row.status = TenantStatus.ACTIVE
-        await row.save(update_fields=["status", "updated_at"])
-        await _record_event(row, "activate", actor, None)
-    tenancy.registry.invalidate()
+        await row.save(update_fields=["schema_version", "status", "updated_at"])
+        await _record_event(row, "activate", actor, reason)
+    get_tenancy().registry.invalidate()
     return await load_record(row)
 
 
@@ -193,3 +198,61 @@ async def delete_tenant(slug: str, *, actor: str, reason: str) -> None:
         await Tenant.filter(id=row.id).delete()
         await _record_event(row, "purge", actor, reason)
     tenancy.registry.invalidate()
+
+
+# --- tenants made from existing data (restores) --------------------------------------------
+
+SchemaMaker = Callable[[str], Awaitable[None]]
+
+
+async def _migrate_to_head(schema_name: str) -> str | None:
+    tenancy = get_tenancy()
+    async with tenancy.backend.tenant_target(schema_name) as target:
+        result = await target.migrate(tenancy.tenant_track, tenancy.tenant_track.head)
+    return result.after
+
+
+async def create_tenant_from(
+    slug: str, display_name: str, *, actor: str, reason: str, make_schema: SchemaMaker
+) -> TenantRecord:
+    """A new tenant whose schema ``make_schema(schema_name)`` makes (a restore) instead of
+    the migrations from empty, then migrated to head; routable (active) only then. No
+    provisioning hooks run: the data is already there. On failure the schema and the
+    registry row are removed."""
+    tenancy = get_tenancy()
+    row = await _insert_registry_row(
+        validate_slug(slug), validate_display_name(display_name), (), actor
+    )
+    try:
+        await make_schema(row.schema_name)
+        row.schema_version = await _migrate_to_head(row.schema_name)
+    except BaseException:
+        await tenancy.backend.drop_schema(row.schema_name)
+        async with in_transaction(SHARED_ALIAS):
+            await Tenant.filter(id=row.id).delete()
+            await _record_event(row, "purge", actor, f"{reason}: failed")
+        tenancy.registry.invalidate()
+        raise
+    return await _activate(row, actor, reason)
+
+
+async def replace_tenant_schema(
+    slug: str, *, actor: str, reason: str, make_schema: SchemaMaker
+) -> TenantRecord:
+    """Replace a suspended tenant's data with what ``make_schema(schema_name)`` puts there
+    (a restore over it), then migrate it to head. It stays suspended: the operator checks
+    it and resumes it."""
+    tenancy = get_tenancy()
+    row = await _get_row(slug)
+    if row.status != TenantStatus.SUSPENDED:
+        raise TenantStateError(
+            f"cannot replace the data of tenant {slug!r} while it is {row.status}: suspend it first"
+        )
+    await tenancy.backend.forget(row.schema_name)
+    await make_schema(row.schema_name)
+    version = await _migrate_to_head(row.schema_name)
+    async with in_transaction(SHARED_ALIAS):
+        await Tenant.filter(id=row.id).update(schema_version=version, updated_at=datetime.now(UTC))
+        await _record_event(row, "restore", actor, reason)
+    tenancy.registry.invalidate()
+    return await load_record(await _get_row(slug))
