@@ -129,17 +129,20 @@ class OutboxBookkeeping(Middleware):
 
 class JobMetrics(Middleware):
     def __init__(self) -> None:
-        self._started: dict[str, float] = {}
+        # Per worker thread, which runs one message from before_ to after_. Keyed by
+        # message id, a retry (same id) that another thread started before this attempt's
+        # after_ ran took over the start time, and one duration went unrecorded.
+        self._local = threading.local()
 
     def before_process_message(self, broker: dramatiq.Broker, message: Any) -> None:
         _OUTCOME.set({})
-        self._started[message.message_id] = time.perf_counter()
+        self._local.started = time.perf_counter()
 
     def after_process_message(
         self, broker: dramatiq.Broker, message: Any, *, result: Any = None,
         exception: BaseException | None = None,
     ) -> None:  # fmt: skip
-        started = self._started.pop(message.message_id, None)
+        started, self._local.started = getattr(self._local, "started", None), None
         if started is not None:
             JOB_DURATION.labels(message.actor_name).observe(time.perf_counter() - started)
         if exception is None:
@@ -149,7 +152,7 @@ class JobMetrics(Middleware):
         JOBS.labels(message.actor_name, outcome).inc()
 
     def after_skip_message(self, broker: dramatiq.Broker, message: Any) -> None:
-        self._started.pop(message.message_id, None)
+        self._local.started = None
         JOBS.labels(message.actor_name, "failed").inc()
 
 
