@@ -9,6 +9,7 @@ import logging
 from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import UTC, datetime
 
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from tenants.backends import SHARED_ALIAS, TENANT_ALIAS
@@ -90,12 +91,11 @@ async def record_failure(
 
 
 async def _count_attempt(model: type[OutboxRow], job_id: int, error: str, final: bool) -> int:
-    row = await model.get_or_none(id=job_id)
-    if row is None:
-        return 0
-    row.attempts += 1
-    row.last_error = error[:10_000]
+    # In place, never writing back a status read earlier: the retry of a failed attempt
+    # may already be running, and its "done" may commit between such a read and write;
+    # overwritten with "sent", the job would be relayed and run again.
+    await model.filter(id=job_id).update(attempts=F("attempts") + 1, last_error=error[:10_000])
     if final:
-        row.status = JobStatus.FAILED
-    await row.save(update_fields=["attempts", "last_error", "status"])
-    return row.attempts
+        await model.filter(id=job_id).exclude(status=JobStatus.DONE).update(status=JobStatus.FAILED)
+    attempts = await model.filter(id=job_id).values_list("attempts", flat=True)
+    return attempts[0] if attempts else 0

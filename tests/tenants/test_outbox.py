@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
 import orjson
 import pytest
 from tortoise.transactions import in_transaction
@@ -23,6 +22,7 @@ from tenants.records import TenantRecord
 from tenants.runtime import Tenancy
 from tenants.scope import tenant_scope
 from tests.tenants.helpers import create_tenants
+from tests.workers.harness import wait_for_lock_waiter
 
 TIMEOUT = 10.0
 
@@ -173,30 +173,13 @@ async def test_losing_a_dedupe_race_inside_a_transaction_keeps_the_transaction(
     tasks = asyncio.gather(x(), y())
     await x_inserted.wait()
     if tenancy.config.dialect == "postgres":
-        await wait_for_lock_waiter(tenancy)  # Y's insert waits for X's uncommitted key
+        await wait_for_lock_waiter(tenancy, "job_outbox")  # Y's insert waits for X's key
     x_commit.set()
     x_job, y_job = await asyncio.wait_for(tasks, TIMEOUT)
     assert x_job is not None
     assert y_job is None
     assert [row["id"] for row in await outbox(tenancy, acme)] == [x_job.id]
     assert await changes(tenancy, acme) == ["y-after", "y-before"]
-
-
-async def wait_for_lock_waiter(tenancy: Tenancy) -> None:
-    """Until a session of this test's database waits on a lock for a job_outbox insert."""
-    conn = await asyncpg.connect(tenancy.config.database_url)
-    try:
-        for _ in range(200):
-            waiting = await conn.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND query ILIKE '%INSERT INTO \"job_outbox\"%'"
-            )
-            if waiting:
-                return
-            await asyncio.sleep(0.02)
-        raise AssertionError("the second insert never waited for the first one's key")
-    finally:
-        await conn.close()
 
 
 async def test_enqueue_outside_a_tenant_scope_is_refused(

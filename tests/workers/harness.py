@@ -6,20 +6,24 @@ that read the stores with raw SQL, never through the code under test.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
+import asyncpg
 import pika
 import redis
 from prometheus_client import REGISTRY
 
+from alembic_like.targets import quote_ident
 from tenants.outbox import QUEUES, enqueue
 from tenants.records import TenantRecord
 from tenants.runtime import Tenancy
 from tenants.scope import tenant_scope
+from tests.tenants.helpers import sqlite_file
 from tests.workers.jobs import JOB_MODULES, RECORD
 from workers.background import BackgroundWork, WorkerConfig
 from workers.relay import Relay, RelayConfig
@@ -271,3 +275,56 @@ class Sends:
             self.fail -= 1
             raise ConnectionError("the broker is down")
         self.sent.append((actor, tenant_id, job_id))
+
+
+@asynccontextmanager
+async def open_transaction(
+    tenancy: Tenancy, tenant: TenantRecord, *statements: str
+) -> AsyncIterator[None]:
+    """Another connection's transaction on the tenant's store that ran ``statements``
+    and holds their row (PostgreSQL) or write (SQLite) locks until the block ends; then
+    it commits."""
+    if tenancy.config.dialect == "sqlite":
+        path = sqlite_file(tenancy.backend, tenant.schema_name)
+        conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for sql in statements:
+                conn.execute(sql)
+            yield
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        return
+    pg = await asyncpg.connect(tenancy.config.database_url)
+    try:
+        await pg.execute(f"SET search_path TO {quote_ident(tenant.schema_name)}")
+        async with pg.transaction():
+            for sql in statements:
+                await pg.execute(sql)
+            yield
+    finally:
+        await pg.close()
+
+
+async def wait_for_lock_waiter(tenancy: Tenancy, table: str) -> None:
+    """PostgreSQL: until a session of this database waits on a lock in a write to
+    ``table``. (SQLite writers wait in a busy loop nobody can see: a short pause.)"""
+    if tenancy.config.dialect == "sqlite":
+        await asyncio.sleep(0.3)
+        return
+    conn = await asyncpg.connect(tenancy.config.database_url)
+    try:
+
+        async def waiting() -> bool:
+            return bool(
+                await conn.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND query ILIKE $1",
+                    f'%"{table}"%',
+                )
+            )
+
+        await wait_for(waiting, within=10, what=f"a write to {table} waiting on a lock")
+    finally:
+        await conn.close()

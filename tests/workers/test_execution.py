@@ -3,6 +3,7 @@ exactly once however often its message arrives, and never in another tenant's st
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 
@@ -13,16 +14,23 @@ from tenants.outbox import enqueue_platform
 from tenants.records import TenantRecord
 from tenants.runtime import Tenancy
 from tests.workers.harness import (
+    FAST_RELAY,
     JobCounts,
+    Sends,
     effect_tenants,
     effects,
     enqueue_jobs,
     job_status,
+    open_transaction,
     outbox_rows,
     running_work,
     wait_for,
+    wait_for_lock_waiter,
 )
 from tests.workers.jobs import CALLS, PLATFORM, RECORD
+from workers.actors import ACTORS
+from workers.execution import record_failure
+from workers.relay import Relay
 
 
 async def test_one_worker_thread_alternating_tenants_writes_each_job_to_its_own_tenant(
@@ -121,3 +129,24 @@ async def test_jobs_that_run_or_skip_log_no_warning(
             await wait_for(lambda: _processed(counts, RECORD, 2), what="the second delivery")
     assert counts.delta(RECORD) == {"done": 1, "skipped": 1, "timed": 2}
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+async def test_a_failure_recorded_while_the_retry_finishes_keeps_the_job_done(
+    tenancy: Tenancy, two_tenants: list[TenantRecord]
+) -> None:
+    """An attempt's failure is counted while its retry (sent with a short backoff)
+    already runs: the retry's done mark commits between the count's read and its
+    write. The count must not write the status it read back over "done" (the relay
+    would then send the job again, and it would run twice)."""
+    acme = two_tenants[0]
+    [job_id] = await enqueue_jobs(acme, ["raced"])
+    await Relay(tenancy, Sends(), FAST_RELAY).sweep()  # "sent", as a running job is
+    done = f"UPDATE job_outbox SET status = 'done' WHERE id = {job_id}"
+    async with open_transaction(tenancy, acme, done):  # the retry, not yet committed
+        failure = asyncio.create_task(
+            record_failure(tenancy, ACTORS[RECORD], acme.id, job_id, "JobFailed: x", final=False)
+        )
+        await wait_for_lock_waiter(tenancy, "job_outbox")
+    await asyncio.wait_for(failure, 10)
+    [row] = await outbox_rows(tenancy, acme)
+    assert (row["status"], row["attempts"], row["last_error"]) == ("done", 1, "JobFailed: x")
