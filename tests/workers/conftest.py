@@ -43,17 +43,25 @@ def redis_url() -> Iterator[str]:
     pytest.fail(f"Redis databases {LEASED_DATABASES} are all leased by other test runs")
 
 
+@pytest.fixture
+def clean_redis(redis_url: str) -> Iterator[str]:
+    """The run's Redis database, emptied before and after the test."""
+    clear_broker(redis_url)
+    yield redis_url
+    clear_broker(redis_url)
+
+
 @pytest.fixture(params=["embedded", "redis", "rabbitmq"])
 def broker_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
-    url: str | None = None
     if request.param == "redis":
-        url = request.getfixturevalue("redis_url")
+        yield request.getfixturevalue("clean_redis")
     elif request.param == "rabbitmq":
         require_rabbitmq()
-        url = RABBITMQ_URL
-    clear_broker(url)
-    yield url
-    clear_broker(url)
+        clear_broker(RABBITMQ_URL)
+        yield RABBITMQ_URL
+        clear_broker(RABBITMQ_URL)
+    else:
+        yield None
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -25,7 +25,6 @@ from tenants.records import TenantRecord
 from tenants.runtime import Tenancy
 from tests.workers.harness import (
     all_done,
-    clear_broker,
     effects,
     outbox_rows,
     running_work,
@@ -44,11 +43,8 @@ RESTART_RELAY = RelayConfig(
 
 
 @pytest.fixture(params=["embedded", "redis"])
-def crash_broker(request: pytest.FixtureRequest) -> Iterator[str | None]:
-    url = request.getfixturevalue("redis_url") if request.param == "redis" else None
-    clear_broker(url)
-    yield url
-    clear_broker(url)
+def crash_broker(request: pytest.FixtureRequest) -> str | None:
+    return request.getfixturevalue("clean_redis") if request.param == "redis" else None
 
 
 class Driver:
