@@ -12,6 +12,7 @@ SUITES = {
     "tenants": "bench.tenants",
     "graphql": "bench.graphql",
     "jobs": "bench.jobs",
+    "backups": "bench.backups",
 }
 
 
