@@ -38,11 +38,12 @@ import string
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -473,7 +474,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
-    suites: list[tuple[str, Callable[[], Awaitable[list[Result]]]]] = []
+    suites: list[tuple[str, Callable[[], Coroutine[Any, Any, list[Result]]]]] = []
     if args.backend in ("sqlite", "both"):
         suites.append(
             ("SQLite", lambda: bench_sqlite(args.size_mb, args.repeat, args.zstd_threads))
@@ -489,7 +490,8 @@ def main(argv: Sequence[str]) -> int:
     for name, suite in suites:
         results = asyncio.run(suite())
         print(
-            f"\n{name} ({os.cpu_count()} CPUs, median of {args.repeat})\n{format_results(results)}"
+            f"\n{name}: {os.cpu_count()} CPUs, zstd threads {args.zstd_threads}, "
+            f"median of {args.repeat}\n{format_results(results)}"
         )
         failed += sum(r.verdict == "FAIL" for r in results)
     print(f"\n{failed} target(s) missed; {time.perf_counter() - started:.0f} s in all")

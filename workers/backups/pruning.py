@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from tenants.models import Backup, BackupKind, BackupStatus, VerifyStatus
 from workers.backups import metrics
@@ -36,7 +37,7 @@ async def prune(*, tenant_id: str | None = None, now: datetime | None = None) ->
             .distinct()
             .values_list("tenant_id", flat=True)
         )
-        groups = [*sorted(ids), None]
+        groups = [*sorted(cast(list[str], ids)), None]
     removed: list[int] = []
     for group in groups:
         retention = (await policy_of(group)).retention

@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import orjson
 from tortoise.exceptions import IntegrityError
@@ -297,7 +297,7 @@ async def verify_due(limit: int = 50) -> list[Backup]:
         .limit(limit)
         .values_list("id", flat=True)
     )
-    return [await verify_backup(backup_id) for backup_id in ids]
+    return [await verify_backup(backup_id) for backup_id in cast(list[int], ids)]
 
 
 async def list_backups(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import builtins
 import os
 import re
 import secrets
@@ -101,7 +102,7 @@ class LocalFolderStore(BackupStore):
     async def list(self, prefix: str = "") -> list[StoredObject]:
         return await asyncio.to_thread(self._list, prefix)
 
-    def _list(self, prefix: str) -> list[StoredObject]:
+    def _list(self, prefix: str) -> builtins.list[StoredObject]:
         if not self.root.exists():
             return []
         found = []

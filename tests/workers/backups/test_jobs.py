@@ -70,7 +70,8 @@ async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
 def job_done(tenant: TenantRecord, job_id: int) -> Callable[[], Awaitable[bool]]:
     async def check() -> bool:
         async with tenant_scope(tenant):
-            return await JobOutbox.exists(id=job_id, status=JobStatus.DONE)
+            done = await JobOutbox.exists(id=job_id, status=JobStatus.DONE)
+        return done
 
     return check
 

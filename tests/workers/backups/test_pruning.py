@@ -64,7 +64,9 @@ async def test_prune_keeps_the_retention_set_and_the_newest_verified(
         backups, acme, 13 * timedelta(hours=1), verify=VerifyStatus.FAILED, attempts=1
     )
     old_failure = await stored_backup(backups, acme, 9 * day, status=BackupStatus.FAILED)
-    abandoned = await stored_backup(backups, acme, 5 * timedelta(hours=1), status="running")
+    abandoned = await stored_backup(
+        backups, acme, 5 * timedelta(hours=1), status=BackupStatus.RUNNING
+    )
     other_tenant = await stored_backup(backups, globex, 3 * day)
 
     removed = await prune(tenant_id=acme.id, now=NOW)
