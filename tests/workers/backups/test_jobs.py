@@ -46,6 +46,7 @@ async def running_worker(tenancy: Tenancy) -> AsyncIterator[None]:
         pools={"maintenance": 1},
         relay=RelayConfig(poll_interval=0.05, sweep_interval=0.2),
         actor_modules=(ACTOR_MODULE,),
+        worker_timeout_ms=100,  # idle threads look for work often: the pool stops quickly
     )
     work = BackgroundWork(config, lambda: make_runtime(tenancy.config))
     await asyncio.to_thread(work.start_workers)

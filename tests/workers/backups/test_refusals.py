@@ -83,6 +83,8 @@ def failed_verifications() -> float:
 async def test_verification_marks_a_tampered_backup_failed_counts_it_and_retries_it(
     tenancy: Tenancy, acme: TenantRecord, backups: BackupConfig
 ) -> None:
+    backups = dataclasses.replace(backups, max_verify_attempts=2)
+    configure_backups(backups)
     good = await create_tenant_backup(acme, requested_by="test")
     bad = await create_tenant_backup(acme, requested_by="test")
     path = stored_path(bad.store_key)
