@@ -114,7 +114,7 @@ class Rig:
             ),
             lambda: Tenancy(self.config, TENANT_MODEL_MODULES),
         )
-        self.bare = dramatiq.Actor(
+        self.bare: dramatiq.Actor[[str], None] = dramatiq.Actor(
             bare, broker=self.work.broker, actor_name=BARE, queue_name="default", priority=0,
             options={"max_retries": 0},
         )  # fmt: skip
@@ -155,7 +155,8 @@ class Rig:
         """Returns when the row committed (enqueue outside a transaction commits its own)."""
         async with tenant_scope(tenant):
             await enqueue(actor, {"marker": marker})
-            return time.perf_counter()
+            committed = time.perf_counter()
+        return committed
 
     def send_bare(self, marker: str) -> float:
         sent_at = time.perf_counter()
@@ -304,10 +305,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 async def run(args: argparse.Namespace) -> list[Result]:
     results: list[Result] = []
     for name in args.brokers.split(","):
-        url = args.redis_url if name == "redis" else None
-        if name == "redis" and not redis_reachable(url):
-            print(f"  redis: not reachable at {url}, skipped", flush=True)
-            continue
+        url: str | None = None
+        if name == "redis":
+            url = str(args.redis_url)
+            if not redis_reachable(url):
+                print(f"  redis: not reachable at {url}, skipped", flush=True)
+                continue
         results += await bench_broker(args, name, url)
     return results
 

@@ -97,5 +97,5 @@ async def _count_attempt(model: type[OutboxRow], job_id: int, error: str, final:
     await model.filter(id=job_id).update(attempts=F("attempts") + 1, last_error=error[:10_000])
     if final:
         await model.filter(id=job_id).exclude(status=JobStatus.DONE).update(status=JobStatus.FAILED)
-    attempts = await model.filter(id=job_id).values_list("attempts", flat=True)
-    return attempts[0] if attempts else 0
+    row = await model.filter(id=job_id).only("id", "attempts").first()
+    return row.attempts if row is not None else 0

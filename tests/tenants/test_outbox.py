@@ -136,7 +136,8 @@ async def test_concurrent_enqueues_with_one_dedupe_key_make_one_job(
 
     async def ask(i: int) -> JobOutbox | None:
         async with tenant_scope(acme):
-            return await change_and_enqueue(f"asker-{i}", dedupe_key="once")
+            job = await change_and_enqueue(f"asker-{i}", dedupe_key="once")
+        return job
 
     results = await asyncio.wait_for(asyncio.gather(*(ask(i) for i in range(8))), TIMEOUT)
     assert sum(result is not None for result in results) == 1
@@ -160,7 +161,7 @@ async def test_losing_a_dedupe_race_inside_a_transaction_keeps_the_transaction(
             job = await enqueue("reports.daily", dedupe_key="race")
             x_inserted.set()
             await x_commit.wait()
-            return job
+        return job
 
     async def y() -> JobOutbox | None:
         await x_inserted.wait()
@@ -168,7 +169,7 @@ async def test_losing_a_dedupe_race_inside_a_transaction_keeps_the_transaction(
             await SettingsChange.create(field="name", new_value="y-before", actor="test")
             job = await enqueue("reports.daily", dedupe_key="race")
             await SettingsChange.create(field="name", new_value="y-after", actor="test")
-            return job
+        return job
 
     tasks = asyncio.gather(x(), y())
     await x_inserted.wait()

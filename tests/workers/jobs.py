@@ -22,6 +22,7 @@ import os
 import time
 from collections import defaultdict
 from datetime import timedelta
+from typing import Any
 
 from schema.settings.models import SettingsChange
 from schema.settings.service import SettingsChanges, update_settings
@@ -95,7 +96,11 @@ async def rename(name: str) -> None:
     await update_settings(SettingsChanges(name=name), actor="tests.workers")
 
 
-_quick = {"max_retries": RECORD_RETRIES, "min_backoff": MIN_BACKOFF, "max_backoff": MAX_BACKOFF}
+_quick: dict[str, Any] = {
+    "max_retries": RECORD_RETRIES,
+    "min_backoff": MIN_BACKOFF,
+    "max_backoff": MAX_BACKOFF,
+}
 tenant_actor(RECORD, **_quick)(record)
 tenant_actor(CRITICAL, queue="critical", **_quick)(record)
 tenant_actor(MAINTENANCE, queue="maintenance", transactional=False, **_quick)(record)
