@@ -131,8 +131,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     routes = [
-        Route("/graphql", graphql.handle, methods=["GET", "POST"]),
-        Route("/t/{slug}/graphql", graphql.handle, methods=["GET", "POST"]),
+        # The endpoint itself as the routes' ASGI app: no Request/Response objects.
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/t/{slug}/graphql", graphql, methods=["GET", "POST"]),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),

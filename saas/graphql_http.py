@@ -9,11 +9,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.datastructures import QueryParams
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 from strawberry.http.ides import get_graphql_ide_html
 
 from saas.observability import Stopwatch, record_graphql, request_id_var, tenant_var
@@ -26,6 +28,7 @@ from tenants.scope import tenant_scope
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
+HTML = "text/html; charset=utf-8"
 
 
 class HTTPError(Exception):
@@ -85,7 +88,32 @@ def _graphql_request(params: dict[str, Any], *, read_only: bool) -> GraphQLReque
     )
 
 
+_HEADERS = frozenset((b"accept", b"host", b"content-type", b"content-length"))
+
+
+def _headers(scope: Scope) -> dict[bytes, str]:
+    """The headers this endpoint reads, first occurrence each (as Starlette's
+    ``Headers.get``): one pass over the raw list instead of a scan per lookup."""
+    found: dict[bytes, str] = {}
+    for name, value in scope["headers"]:
+        if name in _HEADERS and name not in found:
+            found[name] = value.decode("latin-1")
+    return found
+
+
+class _Reply(NamedTuple):
+    status: int
+    body: bytes
+    media_type: str
+    headers: dict[str, str] | None = None
+
+
 class GraphQLHTTP:
+    """An ASGI endpoint (mounted as a route's app) rather than a Starlette request
+    function: the request and response objects and the exception wrapper per request
+    cost more than this endpoint's own work for small queries. ``handle`` serves the
+    same replies as a Starlette endpoint."""
+
     def __init__(
         self,
         engine: GraphQLEngine,
@@ -97,34 +125,47 @@ class GraphQLHTTP:
         self.engine = engine
         self.resolver = resolver
         self.max_body_bytes = max_body_bytes
-        self.graphiql_html = get_graphql_ide_html("graphiql") if graphiql else None
+        self.graphiql_html = get_graphql_ide_html("graphiql").encode() if graphiql else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        reply = await self._reply(scope, receive)
+        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (reply.headers or {}).items()]
+        raw.append((b"content-length", str(len(reply.body)).encode()))
+        raw.append((b"content-type", reply.media_type.encode()))
+        await send({"type": "http.response.start", "status": reply.status, "headers": raw})
+        await send({"type": "http.response.body", "body": reply.body})
 
     async def handle(self, request: Request) -> Response:
-        accept = request.headers.get("accept")
-        if self.graphiql_html and request.method == "GET" and "text/html" in (accept or ""):
-            return HTMLResponse(self.graphiql_html)
+        reply = await self._reply(request.scope, request.receive)
+        return Response(reply.body, reply.status, reply.headers, reply.media_type)
+
+    async def _reply(self, scope: Scope, receive: Receive) -> _Reply:
+        headers = _headers(scope)
+        accept = headers.get(b"accept")
+        if self.graphiql_html and scope["method"] == "GET" and "text/html" in (accept or ""):
+            return _Reply(200, self.graphiql_html, HTML)
         media_type = negotiate(accept)
         if media_type is None:
-            return Response(
-                _error_body(ErrorCode.BAD_REQUEST, f"cannot answer in {accept[:100]!r}"),
-                406,
-                media_type=JSON,
-            )
+            assert accept is not None  # negotiate() accepts a missing header
+            message = f"cannot answer in {accept[:100]!r}"
+            return _Reply(406, _error_body(ErrorCode.BAD_REQUEST, message), JSON)
         try:
-            return await self._serve(request, media_type)
+            return await self._serve(scope, receive, headers, media_type)
         except HTTPError as exc:
-            return Response(_error_body(exc.code, exc.message), exc.status, exc.headers, media_type)
+            return _Reply(exc.status, _error_body(exc.code, exc.message), media_type, exc.headers)
 
-    async def _serve(self, request: Request, media_type: str) -> Response:
+    async def _serve(
+        self, scope: Scope, receive: Receive, headers: dict[bytes, str], media_type: str
+    ) -> _Reply:
         try:
             tenant = await self.resolver.resolve(
-                host=request.headers.get("host", ""),
-                path_slug=request.path_params.get("slug"),
+                host=headers.get(b"host", ""),
+                path_slug=scope.get("path_params", {}).get("slug"),
             )
         except TenancyError as exc:
             raise self._tenancy_error(exc) from exc
         tenant_var.set(tenant.slug)
-        graphql_request = await self._read(request)
+        graphql_request = await self._read(scope, receive, headers)
         watch = Stopwatch()
         context = RequestContext(request_id=request_id_var.get() or "", tenant=tenant)
         try:
@@ -140,14 +181,15 @@ class GraphQLHTTP:
             response.error_codes,
             watch.seconds,
         )
+        body = orjson.dumps(response.payload)
         if response.outcome is Outcome.METHOD_NOT_ALLOWED:
-            return Response(orjson.dumps(response.payload), 405, {"allow": "POST"}, media_type)
+            return _Reply(405, body, media_type, {"allow": "POST"})
         status = (
             400
             if (response.outcome is Outcome.REQUEST_ERROR and media_type == GRAPHQL_RESPONSE)
             else 200
         )
-        return Response(orjson.dumps(response.payload), status, media_type=media_type)
+        return _Reply(status, body, media_type)
 
     @staticmethod
     def _tenancy_error(exc: TenancyError) -> HTTPError:
@@ -155,32 +197,38 @@ class GraphQLHTTP:
         headers = {"retry-after": "30"} if status == 503 else None
         return HTTPError(status, code, str(exc), headers)
 
-    async def _read(self, request: Request) -> GraphQLRequest:
-        if request.method == "GET":
-            params: dict[str, Any] = dict(request.query_params)
+    async def _read(
+        self, scope: Scope, receive: Receive, headers: dict[bytes, str]
+    ) -> GraphQLRequest:
+        if scope["method"] == "GET":
+            params: dict[str, Any] = dict(QueryParams(scope["query_string"]))
             if "variables" in params:
                 params["variables"] = self._loads(params["variables"], "variables")
             return _graphql_request(params, read_only=True)
-        content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        content_type = headers.get(b"content-type", "").split(";", 1)[0].strip().lower()
         if content_type != JSON:
             raise HTTPError(415, ErrorCode.BAD_REQUEST, "send the request as application/json")
-        body = self._loads(await self._body(request), "the body")
+        body = self._loads(await self._body(receive, headers.get(b"content-length")), "the body")
         if not isinstance(body, dict):
             raise HTTPError(400, ErrorCode.BAD_REQUEST, "the body must be a JSON object")
         return _graphql_request(body, read_only=False)
 
-    async def _body(self, request: Request) -> bytes:
-        declared = request.headers.get("content-length")
+    async def _body(self, receive: Receive, declared: str | None) -> bytes:
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
             raise HTTPError(413, ErrorCode.BAD_REQUEST, "the request body is too large")
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.stream():
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect()
+            chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:
                 raise HTTPError(413, ErrorCode.BAD_REQUEST, "the request body is too large")
             chunks.append(chunk)
-        return b"".join(chunks)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
 
     @staticmethod
     def _loads(raw: str | bytes, what: str) -> Any:
