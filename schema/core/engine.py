@@ -28,7 +28,6 @@ from graphql import (
     NoSchemaIntrospectionCustomRule,
     OperationDefinitionNode,
     OperationType,
-    execute,
     get_operation_ast,
     parse,
     specified_rules,
@@ -114,6 +113,9 @@ class GraphQLEngine:
             *(() if introspection else (NoSchemaIntrospectionCustomRule,)),
         )
         self._prepare = lru_cache(maxsize=cache_size)(self._prepare_uncached)
+        # execute() refuses these per request; the executor is called directly instead.
+        if any(self._graphql_schema.get_directive(name) for name in ("defer", "stream")):
+            raise ValueError("the engine does not serve incremental delivery (@defer, @stream)")
 
     def _prepare_uncached(self, query: str) -> _Prepared:
         try:
@@ -184,19 +186,24 @@ class GraphQLEngine:
             response = _refused([error], name, kind)
             response.payload["extensions"] = extensions
             return response
-        result = execute(
+        # What execute() does, minus its per-request checks for @defer and @stream (made
+        # once in __init__) and the coroutine it wraps around every async result. The
+        # base executor: no incremental delivery machinery per request.
+        executor = Executor.build(
             self._graphql_schema,
             prepared.document,
             context_value=context,
-            variable_values=dict(request.variables or {}),
+            raw_variable_values=dict(request.variables) if operation.variable_definitions else None,
             operation_name=request.operation_name,
             hide_suggestions=self._hide_suggestions,
-            # The base executor: no incremental delivery machinery per request (the
-            # schema has no @defer or @stream, which execute() checks).
-            executor_class=Executor,
         )
-        if isawaitable(result):
-            result = await result
+        if isinstance(executor, list):  # refused before execution already: as execute()
+            result: Any = ExecutionResult(None, errors=executor)
+        else:
+            result = executor.execute_operation()
+            if isawaitable(result):
+                result = await result
+        assert isinstance(result, ExecutionResult)  # the base executor never streams
         return _executed(result, extensions, name, kind, getattr(context, "request_id", None))
 
     def _refuse_before_execution(
