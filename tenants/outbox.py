@@ -12,6 +12,7 @@ the same row shape in the shared store (``tenants.models.PlatformJob``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,6 +30,7 @@ from tenants.records import TenantRecord
 from tenants.scope import after_scope_exit
 
 QUEUES = ("critical", "default", "webhooks", "maintenance")
+log = logging.getLogger("saas.outbox")
 
 __all__ = [
     "QUEUES",
@@ -58,12 +60,18 @@ def set_outbox_listener(listener: Callable[[TenantRecord], Any] | None) -> None:
 
 
 async def _signal(tenant: TenantRecord) -> None:
-    hint = registry.OutboxHint
-    await hint.bulk_create(
-        [hint(tenant_id=tenant.id, hinted_at=datetime.now(UTC))],
-        on_conflict=["tenant_id"],
-        update_fields=["hinted_at"],
-    )
+    # Runs after the caller's data committed: a failure here must not turn the caller's
+    # success into an error. The relay's sweep finds the rows without the hint.
+    try:
+        hint = registry.OutboxHint
+        await hint.bulk_create(
+            [hint(tenant_id=tenant.id, hinted_at=datetime.now(UTC))],
+            on_conflict=["tenant_id"],
+            update_fields=["hinted_at"],
+        )
+    except Exception:
+        log.warning("outbox hint for %s not written; the sweep will find it", tenant.slug,
+                    exc_info=True)  # fmt: skip
     if _listener is not None:
         _listener(tenant)
 

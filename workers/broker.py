@@ -28,7 +28,7 @@ from prometheus_client import Counter, Histogram
 
 from tenants.runtime import Tenancy
 from workers.actors import ACTORS, ActorSpec
-from workers.execution import execute_job, record_failure
+from workers.execution import MissingTenant, execute_job, record_failure
 
 log = logging.getLogger("saas.jobs")
 
@@ -122,6 +122,9 @@ class OutboxBookkeeping(Middleware):
         loop_thread = get_event_loop_thread()
         if spec is None or job_id is None or loop_thread is None:
             return
+        if final:
+            log.error("job %s (%s) of tenant %s is a dead letter: %s",
+                      job_id, message.actor_name, tenant_id, error)  # fmt: skip
         loop_thread.run_coroutine(
             record_failure(self.runtime.require(), spec, tenant_id, job_id, error, final=final)
         )
@@ -200,7 +203,8 @@ def bind_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> dict[str, dr
             actor_name=spec.name,
             queue_name=spec.queue,
             priority=0,
-            options=spec.dramatiq_options(),
+            # A job that can never run (no tenant) is dead-lettered at once, not retried.
+            options={**spec.dramatiq_options(), "throws": (MissingTenant,)},
         )
         for spec in ACTORS.values()
     }

@@ -89,6 +89,7 @@ async def test_a_tenant_job_without_a_tenant_fails_loudly_and_is_dead_lettered(
     assert letter.error.startswith("MissingTenant: tenant actor 'tests.record' was called")
     assert (letter.tenant_id, letter.job_id, letter.queue) == (None, job_id, "default")
     assert counts.delta(RECORD)["failed"] == 1
+    assert counts.delta(RECORD).get("retried", 0) == 0  # never runnable: not retried
     assert "MissingTenant" in caplog.text
     # Nothing ran anywhere, and the tenant's own job is untouched.
     assert CALLS == {}
