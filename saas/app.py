@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from saas.backups import backup_config
 from saas.config import Settings, load_settings
 from saas.graphql_http import GraphQLHTTP
 from saas.middleware import RequestContextMiddleware
@@ -28,6 +29,7 @@ from tenants.migrations import behind_head_count
 from tenants.resolver import TenantResolver
 from tenants.runtime import Tenancy
 from workers.background import BackgroundWork, WorkerConfig
+from workers.backups.config import configure_backups
 from workers.relay import RelayConfig
 from workers.scheduler import run_scheduler
 
@@ -37,6 +39,8 @@ def make_tenancy(settings: Settings) -> Tenancy:
 
 
 def make_background(settings: Settings) -> BackgroundWork:
+    """Serve and worker processes alike: the jobs' own configuration, then the broker."""
+    configure_backups(backup_config(settings))
     config = WorkerConfig(
         broker_url=settings.broker_url,
         pools=settings.worker_pools,

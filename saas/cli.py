@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from saas import backups_cli
 from saas.app import background_running, make_background, make_tenancy
 from saas.config import Settings, SettingsError, load_settings, parse_pools
 from saas.observability import configure_logging
@@ -394,6 +395,8 @@ def build_parser() -> argparse.ArgumentParser:
     retry = job_actions.add_parser("retry", help="send a dead letter's job again")
     retry.add_argument("id", type=int)
 
+    backups_cli.add_parser(commands)
+
     schema = commands.add_parser("schema", help="the GraphQL SDL")
     schema_actions = schema.add_subparsers(dest="action", required=True)
     export = schema_actions.add_parser("export", help="write schema/schema.graphql")
@@ -405,6 +408,7 @@ HANDLERS: dict[str, Callable[[Settings, argparse.Namespace], Any]] = {
     "serve": cmd_serve,
     "worker": cmd_worker,
     "jobs": cmd_jobs,
+    "backups": backups_cli.run,
     "migrate": cmd_migrate,
     "tenants": cmd_tenants,
     "schema": cmd_schema,
