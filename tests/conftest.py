@@ -116,7 +116,8 @@ def tenancy_config(dialect: str, tmp_path: Path) -> TenancyConfig:
 
 
 async def drop_postgres_leftovers(config: TenancyConfig, schema_names: list[str]) -> None:
-    conn = await asyncpg.connect(POSTGRES_URL)
+    """Drop the tenants' schemas and the registry schema, in the config's own database."""
+    conn = await asyncpg.connect(config.database_url or POSTGRES_URL)
     try:
         for name in [*schema_names, config.registry_schema]:
             await conn.execute(f"DROP SCHEMA IF EXISTS {quote_ident(name)} CASCADE")

@@ -25,7 +25,7 @@ from schema import TENANT_MODEL_MODULES, provision_hooks
 from tenants.config import TenancyConfig
 from tenants.records import TenantRecord
 from tenants.runtime import Tenancy
-from tests.conftest import POSTGRES_URL, make_tenancy_config
+from tests.conftest import POSTGRES_URL, drop_postgres_leftovers, make_tenancy_config
 from tests.workers.backups.helpers import add_changes, create
 from workers.backups.config import BackupConfig, configure_backups
 from workers.backups.keys import KeyRing
@@ -65,15 +65,6 @@ def tenancy_config(dialect: str, tmp_path: Path) -> TenancyConfig:
     return backup_tenancy_config(dialect, tmp_path / "var")
 
 
-async def drop_schemas(config: TenancyConfig, names: list[str]) -> None:
-    conn = await asyncpg.connect(config.database_url)
-    try:
-        for name in [*names, config.registry_schema]:
-            await conn.execute(f"DROP SCHEMA IF EXISTS {quote_ident(name)} CASCADE")
-    finally:
-        await conn.close()
-
-
 def make_runtime(config: TenancyConfig) -> Tenancy:
     return Tenancy(config, TENANT_MODEL_MODULES, provision_hooks=provision_hooks())
 
@@ -88,7 +79,7 @@ async def tenancy(tenancy_config: TenancyConfig) -> AsyncIterator[Tenancy]:
         names = [t.schema_name for t in await runtime.registry.all()]
         await runtime.close()
         if tenancy_config.dialect == "postgres":
-            await drop_schemas(tenancy_config, names)
+            await drop_postgres_leftovers(tenancy_config, names)
 
 
 KEY_OLD = os.urandom(32)
