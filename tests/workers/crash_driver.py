@@ -33,7 +33,7 @@ from tenants.outbox import enqueue
 from tenants.runtime import Tenancy
 from tenants.scope import tenant_scope
 from tests.workers.harness import make_work
-from tests.workers.jobs import RECORD
+from tests.workers.jobs import RECORD, say
 from workers.relay import Relay, RelayConfig
 
 RELAY = RelayConfig(poll_interval=0.05)
@@ -49,7 +49,7 @@ def config_of(spec: dict[str, Any]) -> TenancyConfig:
 
 
 def hang_in_send(actor: str, tenant_id: str | None, job_id: int) -> None:
-    print(f"sending {job_id}", flush=True)
+    say(f"sending {job_id}")
     threading.Event().wait()  # the broker never answers; the process is killed here
 
 
@@ -73,7 +73,7 @@ async def main(spec: dict[str, Any]) -> None:
                 if spec["mode"] == "mid-run" and marker == f"{tenants[0].slug}-{spec['hold']}":
                     args.update(announce=True, hold_pid=os.getpid())
                 await enqueue(RECORD, args)
-        print(f"committed {tenant.slug}", flush=True)
+        say(f"committed {tenant.slug}")
     await relaying  # runs until the process is killed
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import time
 from collections import defaultdict
 from datetime import timedelta
@@ -49,6 +50,13 @@ TIME_LIMIT = timedelta(milliseconds=200)
 CALLS: defaultdict[str, list[float]] = defaultdict(list)
 
 
+def say(line: str) -> None:
+    """Report to a test watching this process: one write(2) per line, because threads
+    (the relay's, the actors' loop, the main one) report at once and print() writes the
+    text and its newline separately, so their lines could interleave."""
+    os.write(sys.stdout.fileno(), f"{line}\n".encode())
+
+
 class JobFailed(Exception):
     """Raised by a job told to fail."""
 
@@ -58,7 +66,7 @@ async def _behave(
 ) -> None:
     attempt = len(CALLS[marker])
     if announce:
-        print(f"running {marker}", flush=True)
+        say(f"running {marker}")
     if hold_pid == os.getpid():
         await asyncio.sleep(60)
     if sleep:
