@@ -21,7 +21,8 @@ from saas.backups_cli import add_parser, run
 from saas.config import Settings, load_settings
 from tenants.errors import TenantStateError
 from tenants.provisioning import create_tenant
-from tests.workers.backups.conftest import backups_database_url, drop_schemas
+from tests.conftest import drop_postgres_leftovers
+from tests.workers.backups.conftest import backups_database_url
 from workers.backups.config import configure_backups
 from workers.backups.retention import Retention
 from workers.backups.store import LocalFolderStore
@@ -46,7 +47,7 @@ def settings(dialect: str, tmp_path: Path) -> Iterator[Settings]:
 async def _drop_all(settings: Settings) -> None:
     async with make_tenancy(settings) as tenancy:
         names = [t.schema_name for t in await tenancy.registry.all()]
-    await drop_schemas(settings.tenancy(), names)
+    await drop_postgres_leftovers(settings.tenancy(), names)
 
 
 def saas_backups(settings: Settings, capsys: pytest.CaptureFixture[str], *argv: str) -> str:
