@@ -121,12 +121,15 @@ class PostgresTarget:
 
     async def migrate(self, track: Track, target: str | None) -> MigrationResult:
         conn = self.connection
+        lock_key = quote_literal(f"alembic_like:{self.schema}")
         async with conn.transaction():
+            # One round trip for three statements (a fleet run pays each round trip once
+            # per tenant); they still run in order, so the version is read after the lock.
             await conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtext($1))", f"alembic_like:{self.schema}"
+                f"SELECT pg_advisory_xact_lock(hashtext({lock_key}));"
+                f"SET LOCAL search_path TO {quote_ident(self.schema)};"
+                f"{_CREATE_VERSION_TABLE}"
             )
-            await conn.execute(f"SET LOCAL search_path TO {quote_ident(self.schema)}")
-            await conn.execute(_CREATE_VERSION_TABLE)
             before = await conn.fetchval(_SELECT_VERSION + "$1", track.name)
             steps = track.plan(before, target)
             for step in steps:
@@ -150,6 +153,10 @@ class PostgresTarget:
 
 def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _label(step: Step) -> str:
