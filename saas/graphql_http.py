@@ -53,12 +53,28 @@ def negotiate(accept: str | None) -> str | None:
     """The response media type, or None when nothing acceptable (406)."""
     if not accept:
         return JSON
-    offered = [part.split(";", 1)[0].strip().lower() for part in accept.split(",")]
+    offered = [
+        media_type.strip().lower()
+        for media_type, _, parameters in (part.partition(";") for part in accept.split(","))
+        if not _refused(parameters)
+    ]
     if GRAPHQL_RESPONSE in offered:
         return GRAPHQL_RESPONSE
     if JSON in offered or "application/*" in offered or "*/*" in offered:
         return JSON
     return None
+
+
+def _refused(parameters: str) -> bool:
+    """``q=0`` means "not this one" (RFC 9110)."""
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.strip().partition("=")
+        if name.lower() == "q":
+            try:
+                return float(value) == 0
+            except ValueError:
+                return False
+    return False
 
 
 def _error_body(code: ErrorCode, message: str) -> bytes:
@@ -73,6 +89,13 @@ def _json_object(raw: Any, name: str) -> dict[str, Any] | None:
     return raw
 
 
+def _is_utf8_json(content_type: str) -> bool:
+    """``application/json``, with no charset or ``charset=utf-8`` (JSON is UTF-8)."""
+    media_type, *parameters = (part.strip().lower() for part in content_type.split(";"))
+    charsets = [p.split("=", 1)[1].strip('"') for p in parameters if p.startswith("charset=")]
+    return media_type == JSON and all(charset == "utf-8" for charset in charsets)
+
+
 def _graphql_request(params: dict[str, Any], *, read_only: bool) -> GraphQLRequest:
     query = params.get("query")
     if not isinstance(query, str) or not query.strip():
@@ -80,6 +103,7 @@ def _graphql_request(params: dict[str, Any], *, read_only: bool) -> GraphQLReque
     operation_name = params.get("operationName")
     if operation_name is not None and not isinstance(operation_name, str):
         raise HTTPError(400, ErrorCode.BAD_REQUEST, "operationName must be a string")
+    _json_object(params.get("extensions"), "extensions")  # none are used yet, but checked
     return GraphQLRequest(
         query=query,
         variables=_json_object(params.get("variables"), "variables"),
@@ -202,12 +226,14 @@ class GraphQLHTTP:
     ) -> GraphQLRequest:
         if scope["method"] == "GET":
             params: dict[str, Any] = dict(QueryParams(scope["query_string"]))
-            if "variables" in params:
-                params["variables"] = self._loads(params["variables"], "variables")
+            for name in ("variables", "extensions"):
+                if name in params:
+                    params[name] = self._loads(params[name], name)
             return _graphql_request(params, read_only=True)
-        content_type = headers.get(b"content-type", "").split(";", 1)[0].strip().lower()
-        if content_type != JSON:
-            raise HTTPError(415, ErrorCode.BAD_REQUEST, "send the request as application/json")
+        if not _is_utf8_json(headers.get(b"content-type", "")):
+            raise HTTPError(
+                415, ErrorCode.BAD_REQUEST, "send the request as application/json in UTF-8"
+            )
         body = self._loads(await self._body(receive, headers.get(b"content-length")), "the body")
         if not isinstance(body, dict):
             raise HTTPError(400, ErrorCode.BAD_REQUEST, "the body must be a JSON object")

@@ -147,7 +147,10 @@ async def test_validation_error_status_follows_the_accepted_media_type(
     assert "data" not in response.json()
 
 
-@pytest.mark.parametrize("accept", ["text/csv", "text/html", "application/xml"])
+@pytest.mark.parametrize(
+    "accept",
+    ["text/csv", "text/html", "application/xml", f"{JSON};q=0, {GRAPHQL_RESPONSE};q=0"],
+)
 async def test_unacceptable_accept_is_406(acme: RunningApp, accept: str) -> None:
     response = await post_raw(acme, orjson.dumps({"query": SETTINGS_QUERY}), accept=accept)
     assert response.status_code == 406
@@ -156,7 +159,15 @@ async def test_unacceptable_accept_is_406(acme: RunningApp, accept: str) -> None
 
 
 @pytest.mark.parametrize(
-    "content_type", ["text/plain", "application/graphql", "application/x-www-form-urlencoded", None]
+    "content_type",
+    [
+        "text/plain",
+        "application/graphql",
+        "application/x-www-form-urlencoded",
+        "application/json; charset=utf-16",
+        "application/json; charset=latin-1",
+        None,
+    ],
 )
 async def test_other_content_types_are_415(acme: RunningApp, content_type: str | None) -> None:
     response = await post_raw(
@@ -191,6 +202,8 @@ async def test_content_type_parameters_are_accepted(acme: RunningApp) -> None:
         (b'{"query": "{ __typename }", "variables": [1]}', "variables must be a JSON object"),
         (b'{"query": "{ __typename }", "variables": "{}"}', "variables must be a JSON object"),
         (b'{"query": "{ __typename }", "operationName": 7}', "operationName must be a string"),
+        (b'{"query": "{ __typename }", "extensions": "x"}', "extensions must be a JSON object"),
+        (b'{"query": "{ __typename }", "extensions": [1]}', "extensions must be a JSON object"),
     ],
 )
 async def test_malformed_body_is_400(acme: RunningApp, body: bytes, message: str) -> None:
@@ -209,6 +222,8 @@ async def test_malformed_body_is_400(acme: RunningApp, body: bytes, message: str
         ({}, "the request has no query string"),
         ({"query": SETTINGS_QUERY, "variables": "{nope"}, "variables is not valid JSON"),
         ({"query": SETTINGS_QUERY, "variables": "[]"}, "variables must be a JSON object"),
+        ({"query": SETTINGS_QUERY, "extensions": "{nope"}, "extensions is not valid JSON"),
+        ({"query": SETTINGS_QUERY, "extensions": "1"}, "extensions must be a JSON object"),
     ],
 )
 async def test_malformed_get_is_400(acme: RunningApp, params: dict[str, str], message: str) -> None:
