@@ -13,8 +13,7 @@ from typing import Any, NamedTuple
 
 import orjson
 from starlette.datastructures import QueryParams
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
+from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 from strawberry.http.ides import get_graphql_ide_html
 
@@ -158,10 +157,6 @@ class GraphQLHTTP:
         raw.append((b"content-type", reply.media_type.encode()))
         await send({"type": "http.response.start", "status": reply.status, "headers": raw})
         await send({"type": "http.response.body", "body": reply.body})
-
-    async def handle(self, request: Request) -> Response:
-        reply = await self._reply(request.scope, request.receive)
-        return Response(reply.body, reply.status, reply.headers, reply.media_type)
 
     async def _reply(self, scope: Scope, receive: Receive) -> _Reply:
         headers = _headers(scope)

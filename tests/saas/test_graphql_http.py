@@ -424,7 +424,7 @@ def toy_app(tenancy: Tenancy) -> Starlette:
         max_body_bytes=MAX_BODY,
         graphiql=False,
     )
-    route = Route("/t/{slug}/graphql", edge.handle, methods=["GET", "POST"])
+    route = Route("/t/{slug}/graphql", edge, methods=["GET", "POST"])
     return Starlette(routes=[route], middleware=[Middleware(RequestContextMiddleware)])
 
 
