@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from types import ModuleType
 
 Statements = Callable[[str], Sequence[str]]
-DIALECTS = ("sqlite", "postgres")
 
 
 class RevisionError(Exception):

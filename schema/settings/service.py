@@ -100,7 +100,3 @@ async def update_settings(
             current.version += 1
             await current.save()
     return current
-
-
-async def settings_history(limit: int = 50) -> list[SettingsChange]:
-    return await SettingsChange.all().order_by("-changed_at", "-id").limit(limit)

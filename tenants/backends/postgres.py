@@ -65,7 +65,6 @@ class SchemaPinnedClient(AsyncpgDBClient):
     def __init__(self, pool: asyncpg.Pool, schema: str, connection_name: str) -> None:
         super().__init__(connection_name=connection_name)
         self._pool = pool
-        self.pinned_schema = schema
         self._pin_sql = f"SET search_path TO {quote_ident(schema)}"
 
     async def pin(self, connection: asyncpg.Connection) -> asyncpg.Connection:

@@ -9,7 +9,6 @@ from schema.settings.models import SettingsChange, TenantSettings
 from schema.settings.service import (
     SettingsChanges,
     get_settings,
-    settings_history,
     update_settings,
 )
 from tenants.records import TenantRecord
@@ -147,13 +146,3 @@ async def test_nothing_given_is_refused(acme: TenantRecord) -> None:
         with pytest.raises(DomainError) as caught:
             await update_settings(SettingsChanges(), actor="bob")
     assert caught.value.errors == [FieldError((), "NOTHING_TO_CHANGE", "no setting was given")]
-
-
-async def test_history_is_newest_first(acme: TenantRecord) -> None:
-    async with tenant_scope(acme):
-        for currency in ("EUR", "JPY", "GBP"):
-            await update_settings(SettingsChanges(currency=currency), actor="bob")
-        history = await settings_history(limit=2)
-        settings = await get_settings()
-    assert [(h.old_value, h.new_value) for h in history] == [("JPY", "GBP"), ("EUR", "JPY")]
-    assert settings.version == 4
