@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from tortoise.context import require_context
 
+from alembic_like.targets import VERSION_TABLE
 from tenants.config import TenancyConfig
 from tenants.errors import TenantNotFound
 from tenants.migrations import FleetReport, behind_head_count, fleet_status, migrate_fleet
@@ -34,8 +35,6 @@ from tests.tracks import (
     tables_at,
     upgrade_steps,
 )
-
-VERSION_TABLE = "alembic_like_version"
 
 
 @pytest.fixture
