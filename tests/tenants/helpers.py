@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from alembic_like.targets import quote_ident
+from alembic_like.targets import quote_ident, quote_literal
 from tenants.backends import TenantBackend
 from tenants.backends.sqlite import SqliteBackend
 from tenants.provisioning import create_tenant
@@ -25,10 +25,6 @@ Row = tuple[Any, ...]
 
 async def create_tenants(slugs: Sequence[str] = SLUGS) -> list[TenantRecord]:
     return [await create_tenant(slug, f"{slug.title()} Ltd", actor="test") for slug in slugs]
-
-
-def sql_literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 class RawSql:
@@ -88,8 +84,8 @@ def _sqlite_run(path: Path, statements: Sequence[str], fetch: bool) -> list[Row]
 async def change_registry_elsewhere(tenancy: Tenancy, slug: str, display_name: str) -> None:
     """What another process does: change a tenant row and bump the generation."""
     await RawSql(tenancy).execute(
-        f"UPDATE tenant SET display_name = {sql_literal(display_name)} "
-        f"WHERE slug = {sql_literal(slug)}",
+        f"UPDATE tenant SET display_name = {quote_literal(display_name)} "
+        f"WHERE slug = {quote_literal(slug)}",
         "UPDATE registry_state SET generation = generation + 1 WHERE id = 1",
     )
 
@@ -117,11 +113,11 @@ async def schema_snapshot(tenancy: Tenancy, schema: str) -> list[Row]:
 async def table_columns(tenancy: Tenancy, schema: str | None, table: str) -> set[str]:
     """The columns the migrations created for one table (``schema`` None: the registry)."""
     if tenancy.config.dialect == "sqlite":
-        query = f"SELECT name FROM pragma_table_info({sql_literal(table)})"
+        query = f"SELECT name FROM pragma_table_info({quote_literal(table)})"
     else:
         query = (
             "SELECT column_name FROM information_schema.columns "
-            f"WHERE table_schema = current_schema() AND table_name = {sql_literal(table)}"
+            f"WHERE table_schema = current_schema() AND table_name = {quote_literal(table)}"
         )
     return {str(name) for (name,) in await RawSql(tenancy, schema).fetch(query)}
 
