@@ -28,12 +28,16 @@ from graphql import (
     NoSchemaIntrospectionCustomRule,
     OperationDefinitionNode,
     OperationType,
+    assert_valid_schema,
+    default_field_resolver,
+    default_type_resolver,
     get_operation_ast,
     parse,
     specified_rules,
     validate,
 )
-from graphql.execution.values import get_variable_values
+from graphql.execution.collect_fields import FragmentDetails
+from graphql.execution.values import VariableValues, get_variable_values
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
@@ -73,7 +77,10 @@ class GraphQLResponse:
 class _Prepared:
     document: DocumentNode | None
     errors: tuple[GraphQLError, ...]
-    fragments: Mapping[str, FragmentDefinitionNode]
+    fragments: dict[str, FragmentDefinitionNode]
+    # What the executor takes for them (the parser refuses fragment variables, so none
+    # has variable signatures): built once with the document, not per request.
+    fragment_details: dict[str, FragmentDetails] = field(default_factory=dict)
     # Operation name (None: the lone anonymous one) -> cost, for operations without
     # variables: their cost is a property of the document.
     static_costs: Mapping[str | None, int] = field(default_factory=dict)
@@ -113,6 +120,8 @@ class GraphQLEngine:
             *(() if introspection else (NoSchemaIntrospectionCustomRule,)),
         )
         self._prepare = lru_cache(maxsize=cache_size)(self._prepare_uncached)
+        # Executor.build() checks this per request; the executor is made directly instead.
+        assert_valid_schema(self._graphql_schema)
         # execute() refuses these per request; the executor is called directly instead.
         if any(self._graphql_schema.get_directive(name) for name in ("defer", "stream")):
             raise ValueError("the engine does not serve incremental delivery (@defer, @stream)")
@@ -134,8 +143,12 @@ class GraphQLEngine:
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
         coded = tuple(_with_code(e, ErrorCode.GRAPHQL_VALIDATION_FAILED) for e in errors)
-        costs = {} if coded else self._static_costs(document, fragments)
-        return _Prepared(document, coded, fragments, costs)
+        if coded:
+            return _Prepared(document, coded, fragments)
+        details = {name: FragmentDetails(d) for name, d in fragments.items()}
+        return _Prepared(
+            document, coded, fragments, details, self._static_costs(document, fragments)
+        )
 
     def _static_costs(
         self, document: DocumentNode, fragments: Mapping[str, FragmentDefinitionNode]
@@ -172,10 +185,10 @@ class GraphQLEngine:
             return _refused([PublicError(message, ErrorCode.BAD_REQUEST)], None)
         name = operation.name.value if operation.name else None
         kind = operation.operation.value
-        refusal = self._refuse_before_execution(request, operation, prepared)
-        if refusal is not None:
-            refusal.operation_name, refusal.operation_type = name, kind
-            return refusal
+        variables = self._refuse_before_execution(request, operation)
+        if isinstance(variables, GraphQLResponse):
+            variables.operation_name, variables.operation_type = name, kind
+            return variables
         cost = self._cost(prepared, operation, request)
         extensions = {"cost": {"requested": cost, "maximum": self.limits.max_cost}}
         if cost > self.limits.max_cost:
@@ -188,44 +201,50 @@ class GraphQLEngine:
             return response
         # What execute() does, minus its per-request checks for @defer and @stream (made
         # once in __init__) and the coroutine it wraps around every async result. The
-        # base executor: no incremental delivery machinery per request.
-        executor = Executor.build(
+        # base executor (no incremental delivery machinery per request), made directly
+        # rather than with Executor.build(), which would look up the operation, collect
+        # the fragments and coerce the variables again, all done above or cached.
+        executor = Executor(
             self._graphql_schema,
-            prepared.document,
-            context_value=context,
-            raw_variable_values=dict(request.variables) if operation.variable_definitions else None,
-            operation_name=request.operation_name,
+            prepared.fragments,
+            prepared.fragment_details,
+            None,
+            context,
+            operation,
+            variables,
+            default_field_resolver,
+            default_type_resolver,
+            default_field_resolver,
             hide_suggestions=self._hide_suggestions,
         )
-        if isinstance(executor, list):  # refused before execution already: as execute()
-            result: Any = ExecutionResult(None, errors=executor)
-        else:
-            result = executor.execute_operation()
-            if isawaitable(result):
-                result = await result
+        result: Any = executor.execute_operation()
+        if isawaitable(result):
+            result = await result
         assert isinstance(result, ExecutionResult)  # the base executor never streams
         return _executed(result, extensions, name, kind, getattr(context, "request_id", None))
 
     def _refuse_before_execution(
-        self, request: GraphQLRequest, operation: OperationDefinitionNode, prepared: _Prepared
-    ) -> GraphQLResponse | None:
+        self, request: GraphQLRequest, operation: OperationDefinitionNode
+    ) -> GraphQLResponse | VariableValues:
+        """The refusal, or the coerced variables to execute with (coerced here, once)."""
         if operation.operation == OperationType.SUBSCRIPTION:
             error = PublicError("subscriptions are not served over HTTP", ErrorCode.BAD_REQUEST)
             return _refused([error], None)
         if request.read_only and operation.operation != OperationType.QUERY:
             error = PublicError("mutations must be sent with POST", ErrorCode.BAD_REQUEST)
             return GraphQLResponse(Outcome.METHOD_NOT_ALLOWED, {"errors": [error.formatted]})
-        if operation.variable_definitions:
-            coerced = get_variable_values(
-                self._graphql_schema,
-                operation.variable_definitions,
-                dict(request.variables or {}),
-                max_errors=10,
-                hide_suggestions=self._hide_suggestions,
-            )
-            if isinstance(coerced, list):
-                return _refused([_with_code(e, ErrorCode.BAD_REQUEST) for e in coerced], None)
-        return None
+        if not operation.variable_definitions:
+            return VariableValues({}, {})  # request.variables are ignored, as execute() does
+        coerced = get_variable_values(
+            self._graphql_schema,
+            operation.variable_definitions,
+            dict(request.variables or {}),
+            max_errors=10,
+            hide_suggestions=self._hide_suggestions,
+        )
+        if isinstance(coerced, list):
+            return _refused([_with_code(e, ErrorCode.BAD_REQUEST) for e in coerced], None)
+        return coerced
 
 
 def _operation_name(document: DocumentNode | None, requested: str | None) -> str | None:

@@ -158,3 +158,29 @@ async def test_production_engine_hides_schema_details() -> None:
     assert typo.payload["errors"][0]["message"] == "Cannot query field 'helo' on type 'ToyQuery'."
     typename = await run(engine, "{ __typename }")
     assert typename.payload["data"] == {"__typename": "ToyQuery"}
+
+
+async def test_variables_are_coerced_once_and_reach_the_resolvers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import graphql.execution.executor
+    import graphql.execution.values
+
+    import schema.core.engine
+
+    calls: list[dict[str, object]] = []
+    coerce = graphql.execution.values.get_variable_values
+
+    def counting(*args: object, **kwargs: object) -> object:
+        calls.append(args[2])  # type: ignore[arg-type]
+        return coerce(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(schema.core.engine, "get_variable_values", counting)
+    monkeypatch.setattr(graphql.execution.executor, "get_variable_values", counting)
+    query = 'query P($m: Int!, $c: String = "EUR") { price(minor: $m, currency: $c) { amount } }'
+    response = await run(toy_engine(), query, variables={"m": 1250})
+    assert response.payload["data"] == {"price": {"amount": "12.50"}}
+    assert calls == [{"m": 1250}]
+    refused = await run(toy_engine(), query, variables={"m": "x"})
+    assert refused.outcome is Outcome.REQUEST_ERROR
+    assert refused.error_codes == ["BAD_REQUEST"]
