@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from tortoise.exceptions import IntegrityError
@@ -31,6 +31,7 @@ from tenants.scope import after_scope_exit
 
 QUEUES = ("critical", "default", "webhooks", "maintenance")
 log = logging.getLogger("saas.outbox")
+_Row = TypeVar("_Row", bound=OutboxRow)
 
 __all__ = [
     "QUEUES",
@@ -76,12 +77,28 @@ async def _signal(tenant: TenantRecord) -> None:
         _listener(tenant)
 
 
-def _check(actor: str, queue: str, args: dict[str, Any]) -> bytes:
+def _check(actor: str, queue: str, args: dict[str, Any]) -> str:
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}: one of {', '.join(QUEUES)}")
     if not actor or len(actor) > 100:
         raise ValueError("actor name must be 1-100 characters")
-    return orjson.dumps(args)
+    return orjson.dumps(args).decode()
+
+
+async def _insert(
+    model: type[_Row], alias: str, dedupe_key: str | None, **fields: Any
+) -> _Row | None:
+    """One outbox row, or None when a row with ``dedupe_key`` exists already."""
+    if dedupe_key is not None and await model.exists(dedupe_key=dedupe_key):
+        return None
+    try:
+        # A savepoint: a duplicate key must not abort the caller's transaction.
+        async with in_transaction(alias):
+            return await model.create(dedupe_key=dedupe_key, **fields)
+    except IntegrityError:
+        if dedupe_key is None:
+            raise
+        return None  # a concurrent caller created it first
 
 
 async def enqueue(
@@ -98,23 +115,17 @@ async def enqueue(
     how periodic work runs once per period however many schedulers ask for it.
     """
     payload = _check(actor, queue, args or {})
-    if dedupe_key is not None and await JobOutbox.exists(dedupe_key=dedupe_key):
-        return None
-    try:
-        # A savepoint: a duplicate key must not abort the caller's transaction.
-        async with in_transaction(TENANT_ALIAS):
-            row = await JobOutbox.create(
-                actor=actor,
-                queue=queue,
-                args=payload.decode(),
-                dedupe_key=dedupe_key,
-                not_before=datetime.now(UTC) + delay,
-            )
-    except IntegrityError:
-        if dedupe_key is None:
-            raise
-        return None  # a concurrent caller created it first
-    signal_pending()
+    row = await _insert(
+        JobOutbox,
+        TENANT_ALIAS,
+        dedupe_key,
+        actor=actor,
+        queue=queue,
+        args=payload,
+        not_before=datetime.now(UTC) + delay,
+    )
+    if row is not None:
+        signal_pending()
     return row
 
 
@@ -133,16 +144,12 @@ async def enqueue_platform(
     """A job of no tenant, in the shared store. With ``dedupe_key`` it is created at most
     once, whoever asks (the scheduler's exactly-once per period)."""
     payload = _check(actor, queue, args or {})
-    job = registry.PlatformJob
-    if dedupe_key is not None and await job.exists(dedupe_key=dedupe_key):
-        return None
-    try:
-        async with in_transaction(SHARED_ALIAS):
-            return await job.create(
-                actor=actor, queue=queue, args=payload.decode(), dedupe_key=dedupe_key,
-                not_before=datetime.now(UTC),
-            )  # fmt: skip
-    except IntegrityError:
-        if dedupe_key is None:
-            raise
-        return None
+    return await _insert(
+        registry.PlatformJob,
+        SHARED_ALIAS,
+        dedupe_key,
+        actor=actor,
+        queue=queue,
+        args=payload,
+        not_before=datetime.now(UTC),
+    )
