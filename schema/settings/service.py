@@ -4,13 +4,13 @@ know about HTTP or GraphQL."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import available_timezones
 
 from babel import Locale, UnknownLocaleError
-from babel.numbers import list_currencies
 from tortoise.transactions import in_transaction
 
 from schema.core.errors import DomainError, FieldError
+from schema.core.money import CurrencyError, check_currency
 from schema.settings.models import SettingsChange, TenantSettings
 from tenants.backends import TENANT_ALIAS
 from tenants.records import TenantRecord
@@ -53,17 +53,13 @@ def _validate(field: str, value: str) -> tuple[str, FieldError | None]:
             return value, FieldError((field,), "INVALID", f"unknown locale {value[:35]!r}")
     elif field == "currency":
         value = value.upper()
-        if value not in list_currencies():
-            return value, FieldError(
-                (field,), "INVALID", f"{value[:10]!r} is not an ISO 4217 currency code"
-            )
-    elif field == "time_zone":
         try:
-            if value not in available_timezones():
-                raise ZoneInfoNotFoundError(value)
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            return value, FieldError((field,), "INVALID", f"unknown time zone {value[:64]!r}")
+            check_currency(value)
+        except CurrencyError as exc:
+            return value, FieldError((field,), "INVALID", str(exc))
+    # Only IANA keys: refuses paths and "localtime", and every key listed loads.
+    elif field == "time_zone" and value not in available_timezones():
+        return value, FieldError((field,), "INVALID", f"unknown time zone {value[:64]!r}")
     return value, None
 
 
