@@ -193,6 +193,12 @@ async def delete_tenant(slug: str, *, actor: str, reason: str) -> None:
         await _transition(
             slug, TenantStatus.SUSPENDED, TenantStatus.DELETING, "delete", actor, reason
         )
+    await _purge(row, actor, reason)
+
+
+async def _purge(row: Tenant, actor: str, reason: str) -> None:
+    """Remove the tenant's data, then its registry row, recording who and why."""
+    tenancy = get_tenancy()
     await tenancy.backend.drop_schema(row.schema_name)
     async with in_transaction(SHARED_ALIAS):
         await Tenant.filter(id=row.id).delete()
@@ -219,7 +225,6 @@ async def create_tenant_from(
     the migrations from empty, then migrated to head; routable (active) only then. No
     provisioning hooks run: the data is already there. On failure the schema and the
     registry row are removed."""
-    tenancy = get_tenancy()
     row = await _insert_registry_row(
         validate_slug(slug), validate_display_name(display_name), (), actor
     )
@@ -227,11 +232,7 @@ async def create_tenant_from(
         await make_schema(row.schema_name)
         row.schema_version = await _migrate_to_head(row.schema_name)
     except BaseException:
-        await tenancy.backend.drop_schema(row.schema_name)
-        async with in_transaction(SHARED_ALIAS):
-            await Tenant.filter(id=row.id).delete()
-            await _record_event(row, "purge", actor, f"{reason}: failed")
-        tenancy.registry.invalidate()
+        await _purge(row, actor, f"{reason}: failed")
         raise
     return await _activate(row, actor, reason)
 
