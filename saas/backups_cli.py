@@ -18,7 +18,7 @@ import orjson
 
 from saas.app import make_tenancy
 from saas.backups import backup_config
-from saas.config import Settings
+from saas.config import Settings, parse_retention
 from tenants.models import Backup, BackupKind
 from tenants.runtime import Tenancy
 from workers.backups.config import configure_backups
@@ -125,13 +125,11 @@ async def _prune(tenancy: Tenancy, args: argparse.Namespace) -> int:
 
 
 def _retention(raw: str) -> Retention:
+    """The format of ``SAAS_BACKUP_RETENTION``, parsed by the same function."""
     try:
-        daily, weekly, monthly = (int(part) for part in raw.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            "expected daily,weekly,monthly counts, e.g. 7,4,12"
-        ) from None
-    return Retention(daily, weekly, monthly)
+        return Retention(*parse_retention(raw))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}, e.g. 7,4,12") from None
 
 
 async def _policy(tenancy: Tenancy, args: argparse.Namespace) -> int:

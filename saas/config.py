@@ -125,7 +125,7 @@ def _backup_keys(raw: str) -> dict[str, bytes]:
     return keys
 
 
-def _retention(raw: str) -> tuple[int, int, int]:
+def parse_retention(raw: str) -> tuple[int, int, int]:
     """``daily,weekly,monthly`` counts kept, e.g. ``7,4,12``."""
     parts = [p.strip() for p in raw.split(",")]
     if len(parts) != 3:
@@ -192,7 +192,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SAAS_BACKUP_KEYS", "", _backup_keys,
             "backup encryption keys, `id:base64` comma-separated, newest first "
             "(development: a key is made in <data dir>/keys if empty)"),
-    Setting("SAAS_BACKUP_RETENTION", "7,4,12", _retention,
+    Setting("SAAS_BACKUP_RETENTION", "7,4,12", parse_retention,
             "backups kept per tenant: daily,weekly,monthly"),
     Setting("SAAS_BACKUP_INTERVAL_HOURS", "24", _positive_float,
             "default hours between a tenant's scheduled backups"),
