@@ -134,8 +134,7 @@ class _Reply(NamedTuple):
 class GraphQLHTTP:
     """An ASGI endpoint (mounted as a route's app) rather than a Starlette request
     function: the request and response objects and the exception wrapper per request
-    cost more than this endpoint's own work for small queries. ``handle`` serves the
-    same replies as a Starlette endpoint."""
+    cost more than this endpoint's own work for small queries."""
 
     def __init__(
         self,
