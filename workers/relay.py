@@ -63,7 +63,6 @@ class Relay:
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
-        self.sent = 0
 
     def poke(self, tenant: TenantRecord) -> None:
         """Thread-safe: this tenant has fresh rows."""
@@ -170,7 +169,6 @@ class Relay:
         for row in due:
             if await self._claim(model, row, now):
                 sent += await self._send(model, row, tenant_id)
-        self.sent += sent
         return sent
 
     @staticmethod
