@@ -12,23 +12,52 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from tenants.outbox import QUEUES
 
 JobFunction = Callable[..., Awaitable[Any]]
 
 
-@dataclass(frozen=True, slots=True)
-class ActorSpec:
-    name: str
-    fn: JobFunction
+class ActorOptions(TypedDict, total=False):
+    """What a declaration may set; what it leaves out takes its kind's default."""
+
     queue: str
-    platform: bool
     # True: the job's database effect and its "done" mark commit in one transaction, so a
     # redelivered job does its database work once. False: for long jobs or external
     # effects (a backup, an e-mail), which must be idempotent themselves.
     transactional: bool
+    max_retries: int
+    min_backoff: timedelta
+    max_backoff: timedelta
+    time_limit: timedelta
+
+
+TENANT_DEFAULTS = ActorOptions(
+    queue="default",
+    transactional=True,
+    max_retries=8,
+    min_backoff=timedelta(seconds=1),
+    max_backoff=timedelta(minutes=5),
+    time_limit=timedelta(minutes=2),
+)
+PLATFORM_DEFAULTS = ActorOptions(
+    queue="maintenance",
+    transactional=False,
+    max_retries=5,
+    min_backoff=timedelta(seconds=5),
+    max_backoff=timedelta(minutes=10),
+    time_limit=timedelta(minutes=30),
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActorSpec:
+    name: str
+    fn: JobFunction
+    platform: bool
+    queue: str
+    transactional: bool  # see ActorOptions
     max_retries: int
     min_backoff: timedelta
     max_backoff: timedelta
@@ -47,62 +76,35 @@ ACTORS: dict[str, ActorSpec] = {}
 
 
 def _declare(
-    name: str,
-    *,
-    platform: bool,
-    queue: str,
-    transactional: bool,
-    max_retries: int,
-    min_backoff: timedelta,
-    max_backoff: timedelta,
-    time_limit: timedelta,
+    name: str, *, platform: bool, options: ActorOptions
 ) -> Callable[[JobFunction], JobFunction]:
-    if queue not in QUEUES:
-        raise ValueError(f"actor {name}: unknown queue {queue!r}")
+    unknown = options.keys() - ActorOptions.__annotations__.keys()
+    if unknown:
+        raise TypeError(f"actor {name}: unknown options {', '.join(sorted(unknown))}")
+    chosen: ActorOptions = {**(PLATFORM_DEFAULTS if platform else TENANT_DEFAULTS), **options}
+    if chosen["queue"] not in QUEUES:
+        raise ValueError(f"actor {name}: unknown queue {chosen['queue']!r}")
 
     def declare(fn: JobFunction) -> JobFunction:
         if name in ACTORS and ACTORS[name].fn is not fn:
             raise ValueError(f"two actors are named {name!r}")
-        ACTORS[name] = ActorSpec(
-            name, fn, queue, platform, transactional, max_retries, min_backoff, max_backoff,
-            time_limit,
-        )  # fmt: skip
+        ACTORS[name] = ActorSpec(name=name, fn=fn, platform=platform, **chosen)
         return fn
 
     return declare
 
 
 def tenant_actor(
-    name: str,
-    *,
-    queue: str = "default",
-    transactional: bool = True,
-    max_retries: int = 8,
-    min_backoff: timedelta = timedelta(seconds=1),
-    max_backoff: timedelta = timedelta(minutes=5),
-    time_limit: timedelta = timedelta(minutes=2),
+    name: str, **options: Unpack[ActorOptions]
 ) -> Callable[[JobFunction], JobFunction]:
-    """A job that runs in the scope of the tenant whose outbox holds it."""
-    return _declare(
-        name, platform=False, queue=queue, transactional=transactional,
-        max_retries=max_retries, min_backoff=min_backoff, max_backoff=max_backoff,
-        time_limit=time_limit,
-    )  # fmt: skip
+    """A job that runs in the scope of the tenant whose outbox holds it (defaults:
+    ``TENANT_DEFAULTS``)."""
+    return _declare(name, platform=False, options=options)
 
 
 def platform_actor(
-    name: str,
-    *,
-    queue: str = "maintenance",
-    transactional: bool = False,
-    max_retries: int = 5,
-    min_backoff: timedelta = timedelta(seconds=5),
-    max_backoff: timedelta = timedelta(minutes=10),
-    time_limit: timedelta = timedelta(minutes=30),
+    name: str, **options: Unpack[ActorOptions]
 ) -> Callable[[JobFunction], JobFunction]:
-    """A job of no tenant, from the shared store's ``platform_job`` outbox."""
-    return _declare(
-        name, platform=True, queue=queue, transactional=transactional,
-        max_retries=max_retries, min_backoff=min_backoff, max_backoff=max_backoff,
-        time_limit=time_limit,
-    )  # fmt: skip
+    """A job of no tenant, from the shared store's ``platform_job`` outbox (defaults:
+    ``PLATFORM_DEFAULTS``)."""
+    return _declare(name, platform=True, options=options)
