@@ -47,14 +47,15 @@ async def execute_job(tenancy: Tenancy, spec: ActorSpec, tenant_id: str | None, 
         async with await _scope(tenancy, spec, tenant_id):
             model, alias = _store(spec)
             if not spec.transactional:
-                return await _run(spec, model, job_id)
+                return await _run(spec, model, job_id, lock=False)
             async with in_transaction(alias):
                 # On SQLite the transaction began IMMEDIATE: it holds the write lock.
-                return await _run(spec, model, job_id, model.filter(id=job_id).select_for_update())
+                return await _run(spec, model, job_id, lock=True)
 
 
-async def _run(spec: ActorSpec, model: type[OutboxRow], job_id: int, query: object = None) -> str:
-    row = await (query or model.filter(id=job_id)).first()  # type: ignore[attr-defined]
+async def _run(spec: ActorSpec, model: type[OutboxRow], job_id: int, *, lock: bool) -> str:
+    query = model.filter(id=job_id)
+    row = await (query.select_for_update() if lock else query).first()
     if row is None or row.status in (JobStatus.DONE, JobStatus.FAILED):
         return "skipped"  # redelivered after it finished, or retired by an operator
     await spec.fn(**row.decoded_args())
