@@ -151,14 +151,14 @@ class PostgresEngine(BackupEngine):
             await self._restore_over_itself(payload, target, expected)
             return
         name = schema_name(target + STAGING_SUFFIX) if replace else target
-        await self._drop(name)  # a staging schema a crashed restore left behind
+        await self.backend.drop_schema(name)  # a staging schema a crashed restore left behind
         try:
             await self._restore_as(payload, source, name)
             await self._check(name, expected)
             if replace:
                 await self._swap(name, target)
         except BaseException:
-            await self._drop(name)
+            await self.backend.drop_schema(name)
             raise
 
     async def _restore_as(self, payload: Path, source: str, name: str) -> None:
@@ -173,7 +173,7 @@ class PostgresEngine(BackupEngine):
                 async with self.backend.pool.acquire() as conn, conn.transaction():
                     await _rename(conn, source, name)
             except BaseException:
-                await self._drop(source)
+                await self.backend.drop_schema(source)
                 raise
 
     async def _restore_over_itself(self, payload: Path, target: str, expected: Contents) -> None:
@@ -189,10 +189,10 @@ class PostgresEngine(BackupEngine):
                 await run_tool(("pg_restore", self.main, [*RESTORE_ARGS, str(payload)]))
                 await self._check(target, expected)
             except BaseException:
-                await self._drop(target)
+                await self.backend.drop_schema(target)
                 await self._rename(aside, target)
                 raise
-            await self._drop(aside)
+            await self.backend.drop_schema(aside)
 
     @asynccontextmanager
     async def _claimed(self, name: str) -> AsyncIterator[None]:
@@ -232,10 +232,6 @@ class PostgresEngine(BackupEngine):
             await conn.execute(
                 f"ALTER SCHEMA {quote_ident(staging)} RENAME TO {quote_ident(target)}"
             )
-
-    async def _drop(self, name: str) -> None:
-        async with self.backend.pool.acquire() as conn:
-            await conn.execute(f"DROP SCHEMA IF EXISTS {quote_ident(name)} CASCADE")
 
     async def retire_jobs(self, schema: str, note: str) -> int:
         table = f"{quote_ident(schema_name(schema))}.job_outbox"
