@@ -69,7 +69,7 @@ class Subject:
 
     @property
     def track(self) -> str:
-        return TENANT_TRACK if self.kind == BackupKind.TENANT else REGISTRY_TRACK
+        return track_of(self.kind)
 
     def store_key(self, at: datetime) -> str:
         folder = f"tenants/{self.tenant_id}" if self.tenant_id else "registry"
@@ -80,8 +80,9 @@ def current_engine() -> BackupEngine:
     return engine_for(get_tenancy(), backup_config().scratch_dir)
 
 
-def track_of(row: Backup) -> str:
-    return TENANT_TRACK if row.kind == BackupKind.TENANT else REGISTRY_TRACK
+def track_of(kind: BackupKind) -> str:
+    """The migration track of what a backup of this kind holds."""
+    return TENANT_TRACK if kind == BackupKind.TENANT else REGISTRY_TRACK
 
 
 # --- creating ---------------------------------------------------------------------------
@@ -262,7 +263,7 @@ async def verify_backup(backup_id: int) -> Backup:
     engine = current_engine()
     try:
         async with open_backup(row) as opened:
-            found = await engine.inspect(opened.payload, opened.manifest.source, track_of(row))
+            found = await engine.inspect(opened.payload, opened.manifest.source, track_of(row.kind))
             check_contents(opened.manifest.contents, found)
     except Exception as exc:  # every failure is recorded on the row, then reported
         return await _verified(row, f"{type(exc).__name__}: {exc}")
