@@ -117,14 +117,7 @@ async def test_the_scheduled_chain_backs_up_due_tenants_and_verifies_them(
         await eventually(completed, "the tenant and registry backups")
         await enqueue_platform("backups.verify", {"slot": "s1"})
         await eventually(verified, "their verification")
-        await eventually(
-            lambda: (
-                PlatformJob.exclude(status=JobStatus.DONE).exists().__invert__()  # type: ignore[attr-defined]
-                if False
-                else _all_platform_jobs_done()
-            ),
-            "platform jobs done",
-        )
+        await eventually(_all_platform_jobs_done, "platform jobs done")
 
     kinds = sorted(await Backup.all().values_list("kind", flat=True))
     assert kinds == ["registry", "tenant"]
