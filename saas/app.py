@@ -147,7 +147,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[Middleware(RequestContextMiddleware)],
         lifespan=lifespan,
     )
-    app.state.settings = settings
     app.state.tenancy = tenancy
     app.state.background = background
     return app
