@@ -45,6 +45,7 @@ class TenantRegistry:
         self.ttl = ttl
         self._by_slug: dict[str, TenantRecord] = {}
         self._by_domain: dict[str, TenantRecord] = {}
+        self._by_id: dict[str, TenantRecord] = {}
         self._generation: int | None = None
         self._checked_at = 0.0
         self._refresh_lock = asyncio.Lock()
@@ -59,16 +60,19 @@ class TenantRegistry:
                 await RegistryState.filter(id=1).first().values_list("generation", flat=True)
             )
             if generation != self._generation:
-                self._by_slug.clear()
-                self._by_domain.clear()
+                self._clear()
                 self._generation = generation
             self._checked_at = time.monotonic()
 
     def invalidate(self) -> None:
         """Forget everything now (this process just changed the registry)."""
+        self._clear()
+        self._checked_at = 0.0
+
+    def _clear(self) -> None:
         self._by_slug.clear()
         self._by_domain.clear()
-        self._checked_at = 0.0
+        self._by_id.clear()
 
     async def by_slug(self, slug: str) -> TenantRecord:
         if not is_valid_slug(slug):
@@ -93,10 +97,16 @@ class TenantRegistry:
         return record
 
     async def by_id(self, tenant_id: str) -> TenantRecord:
-        row = await Tenant.get_or_none(id=tenant_id)
-        if row is None:
-            raise TenantNotFound(f"no tenant with id {tenant_id[:40]!r}")
-        return await load_record(row)
+        """How jobs and the relay find their tenant: cached like the request lookups,
+        or every job would pay two registry queries before its own work."""
+        await self._revalidate()
+        record = self._by_id.get(tenant_id)
+        if record is None:
+            row = await Tenant.get_or_none(id=tenant_id)
+            if row is None:
+                raise TenantNotFound(f"no tenant with id {tenant_id[:40]!r}")
+            record = self._by_id[tenant_id] = await load_record(row)
+        return record
 
     async def all(self) -> list[TenantRecord]:
         rows = await Tenant.all().order_by("slug")

@@ -61,17 +61,20 @@ async def test_another_process_change_is_seen_after_the_ttl_and_not_before(
     fast_tenancy: Tenancy,
 ) -> None:
     registry = fast_tenancy.registry
-    await create_tenant("acme", "Acme Ltd", actor="test", domains=(DOMAIN,))
+    acme = await create_tenant("acme", "Acme Ltd", actor="test", domains=(DOMAIN,))
     assert (await registry.by_slug("acme")).display_name == "Acme Ltd"
     assert (await registry.by_domain(DOMAIN)).display_name == "Acme Ltd"
+    assert (await registry.by_id(acme.id)).display_name == "Acme Ltd"
 
     await change_registry_elsewhere(fast_tenancy, "acme", "Acme Renamed")
 
     assert (await registry.by_slug("acme")).display_name == "Acme Ltd"
     assert (await registry.by_domain(DOMAIN)).display_name == "Acme Ltd"
+    assert (await registry.by_id(acme.id)).display_name == "Acme Ltd"
     await asyncio.sleep(FAST_TTL + 0.05)
     assert (await registry.by_slug("acme")).display_name == "Acme Renamed"
     assert (await registry.by_domain(DOMAIN)).display_name == "Acme Renamed"
+    assert (await registry.by_id(acme.id)).display_name == "Acme Renamed"
 
 
 async def test_a_tenant_deleted_elsewhere_is_not_found_after_the_ttl(
