@@ -60,11 +60,13 @@ def after_scope_exit(callback: AfterExit) -> None:
         callbacks.append(callback)
 
 
+_SERVED = frozenset({TenantStatus.ACTIVE})
+_SERVED_WHILE_PROVISIONING = frozenset({TenantStatus.ACTIVE, TenantStatus.PROVISIONING})
+
+
 def check_routable(tenant: TenantRecord, *, provisioning: bool = False) -> None:
     """Serve a tenant only when it is active and its schema is at this code's head."""
-    allowed = (
-        {TenantStatus.ACTIVE, TenantStatus.PROVISIONING} if provisioning else {TenantStatus.ACTIVE}
-    )
+    allowed = _SERVED_WHILE_PROVISIONING if provisioning else _SERVED
     if tenant.status == TenantStatus.SUSPENDED:
         raise TenantSuspended(f"tenant {tenant.slug!r} is suspended")
     if tenant.status not in allowed:
