@@ -12,11 +12,11 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
-from tenants.models import Backup, BackupKind, BackupStatus, VerifyStatus
+from tenants.models import Backup, BackupKind, BackupPolicy, BackupStatus, VerifyStatus
 from workers.backups import metrics
 from workers.backups.config import backup_config
 from workers.backups.retention import Candidate, Retention, select_kept
-from workers.backups.schedule import policy_of
+from workers.backups.schedule import Policy
 from workers.backups.service import ABANDONED_AFTER
 
 log = logging.getLogger("saas.backups")
@@ -38,9 +38,11 @@ async def prune(*, tenant_id: str | None = None, now: datetime | None = None) ->
             .values_list("tenant_id", flat=True)
         )
         groups = [*sorted(cast(list[str], ids)), None]
+    tenant_ids = [group for group in groups if group is not None]
+    policies = {row.tenant_id: row for row in await BackupPolicy.filter(tenant_id__in=tenant_ids)}
     removed: list[int] = []
-    for group in groups:
-        retention = (await policy_of(group)).retention
+    for group in groups:  # the registry (None) has no policy row: the default applies
+        retention = Policy.of(policies.get(group)).retention
         removed += await _prune_group(group, retention, now)
     return removed
 
