@@ -16,6 +16,7 @@ from tortoise.transactions import in_transaction
 from schema.settings.models import SettingsChange, TenantSettings
 from tenants.backends import TENANT_ALIAS
 from tenants.backends import sqlite as sqlite_backend
+from tenants.backends.postgres import PostgresBackend
 from tenants.errors import (
     NoTenantSelected,
     TenantNotReady,
@@ -239,10 +240,14 @@ async def _write_in_transaction() -> None:
         await SettingsChange.create(field="f", new_value="v", actor="test")
 
 
-async def test_cancelled_transaction_start_returns_its_postgres_connection(dialect, tenancy):
+@pytest.mark.parametrize(
+    "dialect", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_cancelled_transaction_start_returns_its_postgres_connection(
+    tenancy: Tenancy,
+) -> None:
     """A BEGIN that fails or is cancelled must give the pooled connection back."""
-    if dialect != "postgres":
-        pytest.skip("pool accounting is PostgreSQL's")
+    assert isinstance(tenancy.backend, PostgresBackend)  # pool accounting is PostgreSQL's
     [record] = await create_tenants(["poolcheck"])
     pool = tenancy.backend.pool
 
