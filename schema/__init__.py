@@ -5,7 +5,13 @@ from collections.abc import Awaitable, Callable
 from tenants.records import TenantRecord
 
 # Every module holding tenant models (Tortoise app ``tenant``).
-TENANT_MODEL_MODULES: tuple[str, ...] = ("schema.settings.models",)
+TENANT_MODEL_MODULES: tuple[str, ...] = (
+    "schema.settings.models",
+    "schema.identity.models",
+    "schema.access.models",
+    "schema.audit.models",
+    "schema.oauth.models",
+)
 
 
 def provision_hooks() -> list[Callable[[TenantRecord], Awaitable[None]]]:

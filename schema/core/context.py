@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
+from schema.core.principal import ANONYMOUS, Principal
 from tenants.records import TenantRecord
 
 Loader = TypeVar("Loader", bound=DataLoader[Any, Any])
@@ -21,6 +22,8 @@ Loader = TypeVar("Loader", bound=DataLoader[Any, Any])
 class RequestContext:
     request_id: str
     tenant: TenantRecord
+    principal: Principal = ANONYMOUS
+    source_address: str | None = None  # the client's IP address, as the edge saw it
     _loaders: dict[Callable[[], Any], Any] = field(default_factory=dict)
 
     def loader(self, factory: Callable[[], Loader]) -> Loader:

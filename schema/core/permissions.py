@@ -1,9 +1,12 @@
 """Every root field declares who may call it: deny by default.
 
-``public`` marks a field anyone of the tenant may call; ``requires("resource:verb")``
-marks a field that needs a permission. Until identity exists no request carries
-permissions, so every ``requires`` field is refused. A test walks the schema and fails
-the build when a root field has no declaration.
+``public`` marks a field anyone of the tenant may call, signed in or not;
+``authenticated`` a field any signed-in principal may call (``me``); and
+``requires("resource:verb")`` a field that needs a permission. A test walks the schema
+and fails the build when a root field has no declaration.
+
+The permission checked is the principal's effective grant: the user's roles (or the
+client's allowed scopes) narrowed by the token's scope (``schema.core.principal``).
 """
 
 from __future__ import annotations
@@ -14,6 +17,31 @@ from strawberry.permission import BasePermission
 from strawberry.types import Info
 
 from schema.core.errors import ErrorCode, PublicError
+from schema.core.principal import ANONYMOUS, Principal
+
+
+def principal_of(context: Any) -> Principal:
+    principal: Principal = getattr(context, "principal", ANONYMOUS)
+    return principal
+
+
+def ensure_authenticated(context: Any) -> Principal:
+    principal = principal_of(context)
+    if not principal.authenticated:
+        raise PublicError("sign in first: send an access token", ErrorCode.UNAUTHENTICATED)
+    return principal
+
+
+def ensure_permission(context: Any, permission: str, merchant_id: int | None = None) -> Principal:
+    """The principal, when it holds ``permission`` (for ``merchant_id``, when given).
+
+    Anonymous callers get UNAUTHENTICATED, signed-in ones without the grant FORBIDDEN.
+    """
+    principal = ensure_authenticated(context)
+    if not principal.grants.allows(permission, merchant_id):
+        where = "" if merchant_id is None else " for this merchant"
+        raise PublicError(f"this needs the {permission!r} permission{where}", ErrorCode.FORBIDDEN)
+    return principal
 
 
 class Public(BasePermission):
@@ -23,10 +51,12 @@ class Public(BasePermission):
         return True
 
 
-def ensure_permission(context: Any, permission: str) -> None:
-    granted: frozenset[str] = getattr(context, "permissions", frozenset())
-    if permission not in granted:
-        raise PublicError(f"this needs the {permission!r} permission", ErrorCode.FORBIDDEN)
+class Authenticated(BasePermission):
+    message = "authenticated"
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        ensure_authenticated(info.context)
+        return True
 
 
 class _Requires(BasePermission):
@@ -42,13 +72,16 @@ def requires(permission: str) -> type[BasePermission]:
 
 
 def declared_permission(permission_classes: list[type[BasePermission]]) -> str | None:
-    """What a field declares: ``public``, the permission string, or None."""
+    """What a field declares: ``public``, ``authenticated``, the permission, or None."""
     for cls in permission_classes:
         if issubclass(cls, Public):
             return "public"
+        if issubclass(cls, Authenticated):
+            return "authenticated"
         if issubclass(cls, _Requires):
             return cls.permission
     return None
 
 
 public = Public
+authenticated = Authenticated

@@ -92,3 +92,8 @@ class SettingsQuery:
             SettingsChangeType.from_model,
             newest_first=True,
         )
+
+
+QUERIES: list[type] = [SettingsQuery]
+MUTATIONS: list[type] = []
+TYPES: list[type] = [SettingsChangeType]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -18,6 +17,7 @@ from schema.settings.models import SettingsChange
 from schema.settings.service import SettingsChanges, update_settings
 from tenants.records import TenantRecord
 from tenants.scope import tenant_scope
+from tests.schema.principals import context_for, user_with
 
 NODE_QUERY = "query N($id: ID!) { node(id: $id) { id ... on SettingsChange { field newValue } } }"
 
@@ -46,15 +46,6 @@ def test_invalid_global_id_is_bad_request(global_id: str) -> None:
     assert caught.value.message == "invalid ID"
 
 
-@dataclass(slots=True)
-class GrantedContext:
-    """What a request will carry once identity exists: its permissions."""
-
-    request_id: str
-    tenant: TenantRecord
-    permissions: frozenset[str]
-
-
 async def fetch(tenant: TenantRecord, global_id: str, context: Any = None) -> dict[str, Any]:
     engine = GraphQLEngine(build_schema(), QueryLimits(), introspection=True)
     async with tenant_scope(tenant):
@@ -73,9 +64,13 @@ async def make_change(tenant: TenantRecord) -> SettingsChange:
 
 async def test_settings_change_node_needs_the_history_permission(acme: TenantRecord) -> None:
     change = await make_change(acme)
-    payload = await fetch(acme, to_global_id("SettingsChange", change.id))
-    assert payload["data"] == {"node": None}
-    [error] = payload["errors"]
+    global_id = to_global_id("SettingsChange", change.id)
+    anonymous = await fetch(acme, global_id)
+    assert anonymous["data"] == {"node": None}
+    assert [e["extensions"]["code"] for e in anonymous["errors"]] == ["UNAUTHENTICATED"]
+    signed_in = await fetch(acme, global_id, context_for(acme, user_with("settings:read")))
+    assert signed_in["data"] == {"node": None}
+    [error] = signed_in["errors"]
     assert error["extensions"] == {"code": "FORBIDDEN"}
     assert error["message"] == "this needs the 'settings:history' permission"
 
@@ -83,7 +78,7 @@ async def test_settings_change_node_needs_the_history_permission(acme: TenantRec
 async def test_settings_change_node_with_the_permission(acme: TenantRecord) -> None:
     change = await make_change(acme)
     global_id = to_global_id("SettingsChange", change.id)
-    context = GrantedContext("req", acme, frozenset({"settings:history"}))
+    context = context_for(acme, user_with("settings:history"))
     payload = await fetch(acme, global_id, context)
     assert payload["data"] == {"node": {"id": global_id, "field": "currency", "newValue": "EUR"}}
     missing = await fetch(acme, to_global_id("SettingsChange", change.id + 1000), context)

@@ -1,0 +1,1 @@
+"""Roles and permissions: the catalog, role templates, assignments, access reviews."""

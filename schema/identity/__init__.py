@@ -1,0 +1,1 @@
+"""Users of a tenant: registration, verification, passwords, sign-in protection."""

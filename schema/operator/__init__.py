@@ -1,0 +1,1 @@
+"""The platform operator's API: tenants and their first owner (separate endpoint)."""
