@@ -13,6 +13,7 @@ SUITES = {
     "graphql": "bench.graphql",
     "jobs": "bench.jobs",
     "backups": "bench.backups",
+    "auth": "bench.auth",
 }
 
 

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from saas.auth import authenticate
 from saas.backups import backup_config
 from saas.config import Settings, load_settings
 from saas.graphql_http import GraphQLHTTP
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     graphql = GraphQLHTTP(
         make_engine(settings),
         TenantResolver(tenancy.registry, settings.base_domain),
+        authenticate,
         max_body_bytes=settings.max_body_bytes,
         graphiql=not settings.production,
     )

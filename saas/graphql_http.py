@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
 import orjson
@@ -17,11 +18,15 @@ from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 from strawberry.http.ides import get_graphql_ide_html
 
+from saas.auth import Unauthorized
 from saas.observability import Stopwatch, record_graphql, request_id_var, tenant_var
+from schema.audit.service import Acting, acting_as
 from schema.core.context import RequestContext
 from schema.core.engine import GraphQLEngine, GraphQLRequest, Outcome
 from schema.core.errors import ErrorCode
+from schema.core.principal import Principal
 from tenants.errors import TenancyError, TenantNotFound, TenantNotReady, TenantSuspended
+from tenants.records import TenantRecord
 from tenants.resolver import TenantResolver
 from tenants.scope import tenant_scope
 
@@ -111,7 +116,7 @@ def _graphql_request(params: dict[str, Any], *, read_only: bool) -> GraphQLReque
     )
 
 
-_HEADERS = frozenset((b"accept", b"host", b"content-type", b"content-length"))
+_HEADERS = frozenset((b"accept", b"authorization", b"host", b"content-type", b"content-length"))
 
 
 def _headers(scope: Scope) -> dict[bytes, str]:
@@ -122,6 +127,18 @@ def _headers(scope: Scope) -> dict[bytes, str]:
         if name in _HEADERS and name not in found:
             found[name] = value.decode("latin-1")
     return found
+
+
+# Turns (tenant, Authorization header) into the principal, inside the tenant's scope;
+# raises saas.auth.Unauthorized for credentials that are not valid here.
+Authenticate = Callable[[TenantRecord, str | None], Awaitable[Principal]]
+
+
+def client_address(scope: Scope) -> str | None:
+    """The peer's address; behind a proxy, uvicorn's proxy-headers handling puts the
+    forwarded client here (only for the proxies ``--forwarded-allow-ips`` trusts)."""
+    client = scope.get("client")
+    return client[0] if client else None
 
 
 class _Reply(NamedTuple):
@@ -140,12 +157,14 @@ class GraphQLHTTP:
         self,
         engine: GraphQLEngine,
         resolver: TenantResolver,
+        authenticate: Authenticate,
         *,
         max_body_bytes: int,
         graphiql: bool,
     ) -> None:
         self.engine = engine
         self.resolver = resolver
+        self.authenticate = authenticate
         self.max_body_bytes = max_body_bytes
         self.graphiql_html = get_graphql_ide_html("graphiql").encode() if graphiql else None
 
@@ -185,10 +204,11 @@ class GraphQLHTTP:
         tenant_var.set(tenant.slug)
         graphql_request = await self._read(scope, receive, headers)
         watch = Stopwatch()
-        context = RequestContext(request_id=request_id_var.get() or "", tenant=tenant)
         try:
             async with tenant_scope(tenant):
-                response = await self.engine.run(graphql_request, context)
+                context = await self._context(scope, tenant, headers.get(b"authorization"))
+                with acting_as(Acting(context.principal, context.source_address, context.request_id)):
+                    response = await self.engine.run(graphql_request, context)
         except TenancyError as exc:
             raise self._tenancy_error(exc) from exc
         record_graphql(
@@ -208,6 +228,21 @@ class GraphQLHTTP:
             else 200
         )
         return _Reply(status, body, media_type)
+
+    async def _context(
+        self, scope: Scope, tenant: TenantRecord, authorization: str | None
+    ) -> RequestContext:
+        try:
+            principal = await self.authenticate(tenant, authorization)
+        except Unauthorized as exc:
+            challenge = {"www-authenticate": exc.challenge(tenant)}
+            raise HTTPError(401, ErrorCode.UNAUTHENTICATED, exc.message, challenge) from None
+        return RequestContext(
+            request_id=request_id_var.get() or "",
+            tenant=tenant,
+            principal=principal,
+            source_address=client_address(scope),
+        )
 
     @staticmethod
     def _tenancy_error(exc: TenancyError) -> HTTPError:

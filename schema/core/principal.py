@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from fnmatch import fnmatchcase
 
 ALL_MERCHANTS: None = None  # a grant's merchants: None means every merchant of the tenant
 
@@ -57,14 +56,19 @@ class Grants:
         return self.by_permission.get(permission, frozenset())
 
     def within_scope(self, scopes: Iterable[str]) -> Grants:
-        """Only the grants some scope covers. A scope is a permission (``orders:read``)
-        or a pattern of them (``orders:*``, ``*``)."""
-        patterns = [s for s in scopes if ":" in s or s == "*"]
+        """Only the grants some scope covers. A scope is a permission (``orders:read``),
+        every verb of a resource (``orders:*``) or everything (``*``); other scopes
+        (``openid``, ``offline_access``) grant nothing. Runs on every request: plain set
+        and prefix tests, no pattern matching."""
+        scopes = set(scopes)
+        if "*" in scopes:
+            return self
+        resources = tuple(scope[:-1] for scope in scopes if scope.endswith(":*"))
         return Grants(
             {
                 permission: merchants
                 for permission, merchants in self.by_permission.items()
-                if any(fnmatchcase(permission, pattern) for pattern in patterns)
+                if permission in scopes or permission.startswith(resources)
             }
         )
 
