@@ -19,7 +19,6 @@ import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from joserfc import jwt
@@ -164,8 +163,14 @@ async def token_rows(
         Row("bare JWT decode (joserfc, RS256)", calls, bare * calls, calls, ref_ms=ref),
         Row("verify_access_token", calls, verify * calls, calls, ref_ms=ref),
         Row("token -> principal (verify + roles)", calls, principal * calls, calls, ref_ms=ref),
-        Row("argon2id password check (sign-in)", 5, sign_in * 5, 5, ref_ms=ref,
-            detail=f"m={passwords.current_parameters().memory_cost} KiB"),  # fmt: skip
+        Row(
+            "argon2id password check (sign-in)",
+            5,
+            sign_in * 5,
+            5,
+            ref_ms=ref,
+            detail=f"m={passwords.current_parameters().memory_cost} KiB",
+        ),
     ]
 
 

@@ -207,7 +207,8 @@ class GraphQLHTTP:
         try:
             async with tenant_scope(tenant):
                 context = await self._context(scope, tenant, headers.get(b"authorization"))
-                with acting_as(Acting(context.principal, context.source_address, context.request_id)):
+                acting = Acting(context.principal, context.source_address, context.request_id)
+                with acting_as(acting):
                     response = await self.engine.run(graphql_request, context)
         except TenancyError as exc:
             raise self._tenancy_error(exc) from exc
