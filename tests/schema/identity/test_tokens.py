@@ -66,14 +66,16 @@ async def test_verify_email_once(acme: TenantRecord) -> None:
     assert codes(replay) == [(("token",), "TOKEN_USED")]
 
 
-@pytest.mark.parametrize("token", ["", "nope", "x" * 43, "x" * 5000])
-async def test_unknown_tokens(acme: TenantRecord, token: str) -> None:
+async def test_unknown_tokens(acme: TenantRecord) -> None:
+    found = []
     async with tenant_scope(acme):
         user, _ = await registered()
-        with pytest.raises(DomainError) as caught:
-            await verify_email(token)
+        for token in ["", "nope", "x" * 43, "x" * 5000]:
+            with pytest.raises(DomainError) as caught:
+                await verify_email(token)
+            found += codes(caught)
         assert (await User.get(id=user.id)).email_verified_at is None
-    assert codes(caught) == [(("token",), "TOKEN_INVALID")]
+    assert found == [(("token",), "TOKEN_INVALID")] * 4
 
 
 async def test_an_expired_token(acme: TenantRecord) -> None:
