@@ -330,19 +330,17 @@ USER_EMAIL_VERIFY = _mutation("userEmailVerify", _TOKEN)
 USER_EMAIL_VERIFICATION_REQUEST = _mutation("userEmailVerificationRequest", _INPUT)
 USER_PASSWORD_RESET_REQUEST = _mutation("userPasswordResetRequest", _INPUT)
 USER_PASSWORD_RESET = _mutation("userPasswordReset", (*_TOKEN, *_PASSWORD))
-USER_PASSWORD_CHANGE = _mutation(
-    "userPasswordChange", (*_PASSWORD, Code.WRONG_PASSWORD, Code.NOT_A_USER, Code.NOT_FOUND)
+# Re-authentication: the current password, behind the sign-in's brakes.
+_REAUTHENTICATE = (
+    Code.WRONG_PASSWORD,
+    Code.THROTTLED,
+    Code.LOCKED,
+    Code.NOT_A_USER,
+    Code.NOT_FOUND,
 )
+USER_PASSWORD_CHANGE = _mutation("userPasswordChange", (*_PASSWORD, *_REAUTHENTICATE))
 USER_EMAIL_CHANGE_REQUEST = _mutation(
-    "userEmailChangeRequest",
-    (
-        *_INPUT,
-        Code.WRONG_PASSWORD,
-        Code.SAME_EMAIL,
-        Code.EMAIL_TAKEN,
-        Code.NOT_A_USER,
-        Code.NOT_FOUND,
-    ),
+    "userEmailChangeRequest", (*_INPUT, Code.SAME_EMAIL, Code.EMAIL_TAKEN, *_REAUTHENTICATE)
 )
 USER_EMAIL_CHANGE_CONFIRM = _mutation("userEmailChangeConfirm", (*_TOKEN, Code.EMAIL_TAKEN))
 _STATUS = (*_INPUT, Code.NOT_FOUND, Code.SELF_NOT_ALLOWED)
@@ -629,7 +627,12 @@ class IdentityMutation:
     ) -> UserPasswordChangePayload:
         async def change() -> User:
             user_id = _own_user_id(principal_of(info.context))
-            return await service.change_password(user_id, current_password, new_password)
+            return await service.change_password(
+                user_id,
+                current_password,
+                new_password,
+                source_address=info.context.source_address,
+            )
 
         return await USER_PASSWORD_CHANGE.run(change())
 
@@ -643,7 +646,9 @@ class IdentityMutation:
     ) -> UserEmailChangeRequestPayload:
         async def request() -> None:
             user_id = _own_user_id(principal_of(info.context))
-            await service.request_email_change(user_id, new_email, current_password)
+            await service.request_email_change(
+                user_id, new_email, current_password, source_address=info.context.source_address
+            )
 
         return await USER_EMAIL_CHANGE_REQUEST.run(request())
 
