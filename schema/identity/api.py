@@ -414,6 +414,17 @@ async def _user_for(principal: Principal, permission: str, global_id: str) -> in
     return user.id
 
 
+async def _on_managed_user(
+    info: strawberry.Info,
+    global_id: str,
+    change: Callable[[int, Principal], Awaitable[User]],
+) -> User:
+    """``change`` applied to the user ``global_id`` names, by the principal, when its
+    ``users:manage`` covers that user (NOT_FOUND otherwise)."""
+    principal = principal_of(info.context)
+    return await change(await _user_for(principal, USERS_MANAGE, global_id), principal)
+
+
 def _own_user_id(principal: Principal) -> int:
     if principal.user_id is None:
         raise fail((), Code.NOT_A_USER, "only a signed-in user can do this for themselves")
@@ -666,12 +677,10 @@ class IdentityMutation:
     async def user_deactivate(
         self, info: strawberry.Info, id: strawberry.ID, reason: str
     ) -> UserDeactivatePayload:
-        async def deactivate() -> User:
-            principal = principal_of(info.context)
-            user_id = await _user_for(principal, USERS_MANAGE, id)
-            return await service.deactivate(user_id, reason, actor=principal)
-
-        return await USER_DEACTIVATE.run(deactivate(), _user_result)
+        call = _on_managed_user(
+            info, id, lambda user_id, admin: service.deactivate(user_id, reason, actor=admin)
+        )
+        return await USER_DEACTIVATE.run(call, _user_result)
 
     @strawberry.mutation(
         permission_classes=[requires(USERS_MANAGE)],
@@ -680,12 +689,10 @@ class IdentityMutation:
     async def user_reactivate(
         self, info: strawberry.Info, id: strawberry.ID, reason: str
     ) -> UserReactivatePayload:
-        async def reactivate() -> User:
-            principal = principal_of(info.context)
-            user_id = await _user_for(principal, USERS_MANAGE, id)
-            return await service.reactivate(user_id, reason, actor=principal)
-
-        return await USER_REACTIVATE.run(reactivate(), _user_result)
+        call = _on_managed_user(
+            info, id, lambda user_id, admin: service.reactivate(user_id, reason, actor=admin)
+        )
+        return await USER_REACTIVATE.run(call, _user_result)
 
     @strawberry.mutation(
         permission_classes=[requires(USERS_MANAGE)],
@@ -694,11 +701,8 @@ class IdentityMutation:
     async def user_unlock(
         self, info: strawberry.Info, id: strawberry.ID, reason: str | None = None
     ) -> UserUnlockPayload:
-        async def unlock() -> User:
-            user_id = await _user_for(principal_of(info.context), USERS_MANAGE, id)
-            return await service.unlock(user_id, reason=reason)
-
-        return await USER_UNLOCK.run(unlock(), _user_result)
+        call = _on_managed_user(info, id, lambda user_id, _: service.unlock(user_id, reason=reason))
+        return await USER_UNLOCK.run(call, _user_result)
 
     @strawberry.mutation(
         permission_classes=[authenticated],

@@ -166,17 +166,30 @@ async def _active_user(email: str) -> User | None:
     return user if user is not None and user.status is UserStatus.ACTIVE else None
 
 
+async def _mail_again(
+    user: User, purpose: TokenPurpose, template: str, action: str, operation: str
+) -> None:
+    """Mail the user a fresh token of ``purpose``, unless one went out less than
+    ``RESEND_AFTER`` ago (someone pressing "send again" does not flood the inbox)."""
+    async with in_transaction(TENANT_ALIAS):
+        if await tokens.issued_since(user.id, purpose, datetime.now(UTC) - RESEND_AFTER):
+            return
+        await send_token_mail(user, template, purpose, action)
+        await record(operation, targets=[_user_ref(user.id)])
+
+
 async def request_email_verification(email: str) -> None:
     """Mail a new verification link, if ``email`` is an active, unverified user's. Answers
     the same either way, so nobody learns which addresses have accounts."""
     user = await _active_user(email)
-    if user is None or user.email_verified_at is not None:
-        return
-    async with in_transaction(TENANT_ALIAS):
-        purpose = TokenPurpose.VERIFY_EMAIL
-        if not await tokens.issued_since(user.id, purpose, datetime.now(UTC) - RESEND_AFTER):
-            await send_token_mail(user, "verify_email", purpose, "verify-email")
-            await record("userEmailVerificationRequest", targets=[_user_ref(user.id)])
+    if user is not None and user.email_verified_at is None:
+        await _mail_again(
+            user,
+            TokenPurpose.VERIFY_EMAIL,
+            "verify_email",
+            "verify-email",
+            "userEmailVerificationRequest",
+        )
 
 
 async def verify_email(token: str) -> User:
@@ -194,13 +207,14 @@ async def request_password_reset(email: str) -> None:
     """Mail a reset link, if ``email`` is an active user's; the same answer otherwise.
     A reset does not unlock a locked account."""
     user = await _active_user(email)
-    if user is None:
-        return
-    async with in_transaction(TENANT_ALIAS):
-        purpose = TokenPurpose.RESET_PASSWORD
-        if not await tokens.issued_since(user.id, purpose, datetime.now(UTC) - RESEND_AFTER):
-            await send_token_mail(user, "password_reset", purpose, "reset-password")
-            await record("userPasswordResetRequest", targets=[_user_ref(user.id)])
+    if user is not None:
+        await _mail_again(
+            user,
+            TokenPurpose.RESET_PASSWORD,
+            "password_reset",
+            "reset-password",
+            "userPasswordResetRequest",
+        )
 
 
 async def _store_password(user: User, password_hash: str, operation: str) -> None:

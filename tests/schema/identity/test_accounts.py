@@ -20,7 +20,7 @@ from schema.identity.service import (
 )
 from tenants.records import TenantRecord
 from tenants.scope import tenant_scope
-from tests.schema.identity.conftest import PASSWORD, mails, outbox_count
+from tests.schema.identity.conftest import PASSWORD, mails, outbox_count, token_mail
 from tests.schema.principals import user_with
 
 ADMIN = user_with("users:manage", user_id=999)
@@ -53,17 +53,14 @@ async def test_registration(acme: TenantRecord) -> None:
     assert verify_password(stored.password_hash, PASSWORD)
     assert stored.password_changed_at is not None
     sent = mail["params"]["token"]
-    assert mail == {
-        "to": "alice.smith@example.com",
-        "template": "verify_email",
-        "params": {
-            "tenant": "Acme Ltd",
-            "full_name": "Alice Smith",
-            "token": sent,
-            "link": f"/t/acme/account/verify-email?token={sent}",
-            "expires_at": token.expires_at.isoformat(),
-        },
-    }
+    assert mail == token_mail(
+        "alice.smith@example.com",
+        "verify_email",
+        "Alice Smith",
+        "verify-email",
+        sent,
+        token.expires_at,
+    )
     assert len(sent) == 43  # 32 random bytes
     assert token.token_hash != sent
     assert len(token.token_hash) == 64
@@ -223,17 +220,9 @@ async def test_create_user_without_a_password_mails_a_set_password_link(
     )
     assert user.password_hash is None
     sent = mail["params"]["token"]
-    assert mail == {
-        "to": "staff@example.com",
-        "template": "set_password",
-        "params": {
-            "tenant": "Acme Ltd",
-            "full_name": "Sam Staff",
-            "token": sent,
-            "link": f"/t/acme/account/set-password?token={sent}",
-            "expires_at": token.expires_at.isoformat(),
-        },
-    }
+    assert mail == token_mail(
+        "staff@example.com", "set_password", "Sam Staff", "set-password", sent, token.expires_at
+    )
     assert (token.purpose, token.expires_at - token.created_at) == (
         "reset_password",
         timedelta(days=7),
