@@ -51,6 +51,7 @@ USERS_MANAGE = "users:manage"
 IDENTITY_REVIEW = "identity:review"
 IDENTITY_CONFIGURE = "identity:configure"
 MAX_SEARCH_LENGTH = 100
+MAX_ROW_ID = 2**31 - 1
 
 strawberry.enum(UserType, name="UserType", description="What kind of person a user is.")
 strawberry.enum(UserStatus, name="UserStatus", description="Whether the user may sign in.")
@@ -398,12 +399,21 @@ def _limit_to_merchants(
     return query if merchants is None else query.filter(**{f"{field}__in": sorted(merchants)})
 
 
-def _key(global_id: str, type_name: str) -> int:
-    """The database id in a global ID of ``type_name``; NOT_FOUND for any other."""
-    found, key = from_global_id(global_id)
-    if found != type_name or not key.isdigit():
-        raise fail("id", Code.NOT_FOUND, f"no such {type_name}")
+def _row_id(key: str) -> int | None:
+    """A global ID's key as a row id, or None when no row can have it (the columns are
+    32-bit: a larger number must not reach the database)."""
+    if not (key.isascii() and key.isdigit()) or int(key) > MAX_ROW_ID:
+        return None
     return int(key)
+
+
+def _key(global_id: str, type_name: str) -> int:
+    """The row id in a global ID of ``type_name``; NOT_FOUND for any other."""
+    found, key = from_global_id(global_id)
+    row_id = _row_id(key)
+    if found != type_name or row_id is None:
+        raise fail("id", Code.NOT_FOUND, f"no such {type_name}")
+    return row_id
 
 
 async def _user_for(principal: Principal, permission: str, global_id: str) -> int:
@@ -450,10 +460,11 @@ async def _verification_result(row: IdentityVerification) -> dict[str, Any]:
 async def _fetch_user(key: str, context: Any) -> UserNode | None:
     """Users see themselves; others need users:read covering the user's merchant."""
     principal = ensure_authenticated(context)
-    own = key.isdigit() and principal.user_id == int(key)
+    row_id = _row_id(key)
+    own = row_id is not None and principal.user_id == row_id
     if not own:
         ensure_permission(context, USERS_READ)
-    row = await User.get_or_none(id=int(key)) if key.isdigit() else None
+    row = await User.get_or_none(id=row_id) if row_id is not None else None
     if row is None or not (own or _sees(principal, USERS_READ, row.merchant_id)):
         return None
     return UserNode.from_model(row)
@@ -462,9 +473,10 @@ async def _fetch_user(key: str, context: Any) -> UserNode | None:
 async def _fetch_verification(key: str, context: Any) -> IdentityVerificationNode | None:
     """Users see their own submissions; reviewers those of the users they cover."""
     principal = ensure_authenticated(context)
+    row_id = _row_id(key)
     row = (
-        await IdentityVerification.get_or_none(id=int(key)).prefetch_related("user", "documents")
-        if key.isdigit()
+        await IdentityVerification.get_or_none(id=row_id).prefetch_related("user", "documents")
+        if row_id is not None
         else None
     )
     own = row is not None and principal.user_id == row.user.id
