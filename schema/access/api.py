@@ -1,8 +1,9 @@
 """GraphQL face of roles and permissions: ``me``, the permission catalog, roles and their
 assignments, access reviews.
 
-Roles are named by their ``key`` in arguments (keys never change); users, merchants and
-review items by global ID. ``me`` has one shape for every principal: ``kind`` says who is
+Roles are named by their ``key`` in arguments (keys never change); users and review items
+by global ID; merchants by their integer id (as ``User.merchantId``), until the merchants
+domain gives them nodes. ``me`` has one shape for every principal: ``kind`` says who is
 asking, ``user`` is null for an OAuth client acting as itself (client credentials), and
 ``clientId`` is null for a user signed in without a token (never through HTTP).
 """
@@ -33,23 +34,16 @@ from schema.core.nodes import Node, from_global_id, register_node, to_global_id
 from schema.core.pagination import Connection, Edge, PageRequest, paginate
 from schema.core.permissions import authenticated, ensure_permission, public, requires
 from schema.core.principal import Principal, PrincipalKind
-from schema.identity.models import User, UserStatus, UserType
+from schema.identity.api import UserNode
+from schema.identity.models import User
 from schema.settings.service import get_settings
-
-MERCHANT = "Merchant"  # the type of merchants' global IDs (the merchants domain's)
 
 strawberry.enum(MerchantScope, name="RoleMerchantScope", description="Whether an assignment "
                 "of the role names a merchant.")  # fmt: skip
 strawberry.enum(PrincipalKind, description="Who is asking.")
-strawberry.enum(UserType, description="What kind of user an account is.")
-strawberry.enum(UserStatus, description="Whether an account may sign in.")
 strawberry.enum(ReviewStatus, name="AccessReviewStatus")
 strawberry.enum(ItemKind, name="AccessReviewItemKind")
 strawberry.enum(Decision, name="AccessReviewDecision")
-
-
-def merchant_gid(merchant_id: int | None) -> strawberry.ID | None:
-    return None if merchant_id is None else to_global_id(MERCHANT, merchant_id)
 
 
 def user_gid(user_id: int | None) -> strawberry.ID | None:
@@ -123,7 +117,7 @@ async def role_types(rows: Sequence[Role]) -> list[RoleType]:
 class RoleAssignmentType(Node):
     user_id: strawberry.ID
     role_key: str
-    merchant_id: strawberry.ID | None = strawberry.field(
+    merchant_id: int | None = strawberry.field(
         description="The merchant the role is limited to; null: the whole tenant."
     )
     granted_by: str = strawberry.field(description="Who granted it: `user:12`, `system:cli`...")
@@ -136,7 +130,7 @@ class RoleAssignmentType(Node):
             id=to_global_id("RoleAssignment", row.id),
             user_id=strawberry.ID(user_gid(row.user_id) or ""),
             role_key=row.role.key,
-            merchant_id=merchant_gid(row.merchant_id),
+            merchant_id=row.merchant_id,
             granted_by=row.granted_by,
             granted_at=row.granted_at,
             reason=row.reason,
@@ -158,7 +152,7 @@ class AccessReviewItemType(Node):
     kind: ItemKind
     user_id: strawberry.ID | None
     role_key: str | None
-    merchant_id: strawberry.ID | None
+    merchant_id: int | None
     last_login_at: datetime | None = strawberry.field(
         description="Dormant accounts: the last sign-in found (null: never)."
     )
@@ -180,7 +174,7 @@ class AccessReviewItemType(Node):
             kind=row.kind,
             user_id=user_gid(row.user_id),
             role_key=row.role_key,
-            merchant_id=merchant_gid(row.merchant_id),
+            merchant_id=row.merchant_id,
             last_login_at=row.last_login_at,
             roles=detail.get("roles"),
             privileged_permissions=detail.get("privileged"),
@@ -237,16 +231,6 @@ class AccessReviewType(Node):
 # --- me ----------------------------------------------------------------------------------
 
 
-@strawberry.type(description="The signed-in user's own account.")
-class MeUser:
-    id: strawberry.ID
-    email: str
-    full_name: str
-    user_type: UserType
-    status: UserStatus
-    email_verified: bool
-
-
 @strawberry.type(description="The tenant the request is for.")
 class MeTenant:
     slug: str
@@ -257,7 +241,7 @@ class MeTenant:
 class HeldRole:
     key: str
     name: str
-    merchant_id: strawberry.ID | None = strawberry.field(
+    merchant_id: int | None = strawberry.field(
         description="The merchant it is limited to; null: the whole tenant."
     )
 
@@ -265,7 +249,7 @@ class HeldRole:
 @strawberry.type(description="A permission this request holds.")
 class EffectivePermission:
     permission: str
-    merchant_ids: list[strawberry.ID] | None = strawberry.field(
+    merchant_ids: list[int] | None = strawberry.field(
         description="The merchants it holds for; null: every merchant of the tenant."
     )
 
@@ -277,7 +261,9 @@ class EffectivePermission:
 )
 class Me:
     kind: PrincipalKind
-    user: MeUser | None = strawberry.field(description="Null for an OAuth client acting as itself.")
+    user: UserNode | None = strawberry.field(
+        description="The signed-in user; null for an OAuth client acting as itself."
+    )
     client_id: str | None = strawberry.field(description="The OAuth client of the token.")
     tenant: MeTenant
     roles: list[HeldRole]
@@ -289,9 +275,7 @@ def effective_permissions(principal: Principal) -> list[EffectivePermission]:
     return [
         EffectivePermission(
             permission=permission,
-            merchant_ids=None
-            if merchants is None
-            else [merchant_gid(m) for m in sorted(merchants)],  # type: ignore[misc]
+            merchant_ids=None if merchants is None else sorted(merchants),
         )
         for permission, merchants in sorted(principal.grants.by_permission.items())
     ]
@@ -303,16 +287,9 @@ async def build_me(context: Any) -> Me:
     if principal.kind is PrincipalKind.USER and principal.user_id is not None:
         row = await User.get_or_none(id=principal.user_id)
         if row is not None:
-            user = MeUser(
-                id=strawberry.ID(user_gid(row.id) or ""),
-                email=row.email,
-                full_name=row.full_name,
-                user_type=row.user_type,
-                status=row.status,
-                email_verified=row.email_verified_at is not None,
-            )
+            user = UserNode.from_model(row)
             held = await service.roles_of(row.id)
-            roles = [HeldRole(h.key, h.name, merchant_gid(h.merchant_id)) for h in held]
+            roles = [HeldRole(key=h.key, name=h.name, merchant_id=h.merchant_id) for h in held]
     settings = await get_settings()
     return Me(
         kind=principal.kind,
@@ -545,7 +522,7 @@ class RoleDeleteInput:
 class RoleAssignInput:
     user_id: strawberry.ID
     role_key: str
-    merchant_id: strawberry.ID | None = strawberry.field(
+    merchant_id: int | None = strawberry.field(
         default=None, description="The merchant the role is (to be) limited to; null: none."
     )
     reason: str | None = None
@@ -613,8 +590,7 @@ async def _with_permissions(row: Role) -> RoleType:
 
 
 def _assignment_args(data: RoleAssignInput | RoleUnassignInput) -> tuple[int, int | None]:
-    user_id = decode_id(data.user_id, "User", "userId")
-    return user_id or 0, decode_id(data.merchant_id, MERCHANT, "merchantId")
+    return decode_id(data.user_id, "User", "userId") or 0, data.merchant_id
 
 
 @strawberry.type

@@ -8,8 +8,9 @@ A review lists three kinds of item:
   was made longer ago than that);
 - ``privileged_role_holder``: each assignment, held by an active account, of a role that
   grants a privileged permission (``catalog.PRIVILEGED``);
-- ``unused_role``: a role older than ``unused_after`` whose holders have none who signed in
-  during it, or (the tenant's own roles only: templates are a menu) with no holder at all.
+- ``unused_role``: a staff role older than ``unused_after`` whose holders have none who
+  signed in during it, or (the tenant's own roles only: templates are a menu) with no
+  holder at all.
 
 Revoking takes the access away, never the account: a dormant account loses every role it
 holds (deactivating it stays an identity decision, ``users:manage``), a privileged holder
@@ -100,13 +101,16 @@ class _Holding:
 
 
 async def _holdings() -> tuple[list[_Holding], list[Role]]:
+    """Every assignment with its role's permissions, and the staff roles (those granting
+    more than self-service)."""
     roles = await Role.all().order_by("key")
     permissions = await service.role_permissions(r.id for r in roles)
     by_id = {r.id: r for r in roles}
     rows = (
         await RoleAssignment.all().order_by("id").values_list("user_id", "role_id", "merchant_id")
     )
-    return [_Holding(u, by_id[r], permissions[r], m) for u, r, m in rows], roles
+    holdings = [_Holding(u, by_id[r], permissions[r], m) for u, r, m in rows]
+    return holdings, [r for r in roles if permissions[r.id] - SELF_SERVICE]
 
 
 def _last_seen(user: User) -> datetime:
@@ -149,13 +153,13 @@ def _privileged(holdings: list[_Holding]) -> list[Finding]:
 
 
 def _unused(
-    roles: list[Role], holdings: list[_Holding], users: dict[int, User], since: datetime
+    staff_roles: list[Role], holdings: list[_Holding], users: dict[int, User], since: datetime
 ) -> list[Finding]:
     holders: defaultdict[int, set[int]] = defaultdict(set)
     for h in holdings:
         holders[h.role.id].add(h.user_id)
     found = []
-    for role in roles:
+    for role in staff_roles:
         users_of = holders[role.id]
         if role.created_at >= since or (role.template and not users_of):
             continue
@@ -167,7 +171,7 @@ def _unused(
 
 async def find(now: datetime, policy: ReviewPolicy) -> list[Finding]:
     """What a review opened at ``now`` lists, before leaving out what is already handled."""
-    holdings, roles = await _holdings()
+    holdings, staff_roles = await _holdings()
     users = {
         u.id: u
         for u in await User.filter(id__in={h.user_id for h in holdings}, status=UserStatus.ACTIVE)
@@ -176,7 +180,7 @@ async def find(now: datetime, policy: ReviewPolicy) -> list[Finding]:
     return [
         *_dormant(active, users, now - policy.dormant_after),
         *_privileged(active),
-        *_unused(roles, holdings, users, now - policy.unused_after),
+        *_unused(staff_roles, holdings, users, now - policy.unused_after),
     ]
 
 
