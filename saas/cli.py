@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from saas import backups_cli
+from saas import audit_cli, backups_cli
 from saas.app import background_running, make_background, make_tenancy
 from saas.config import Settings, SettingsError, load_settings, parse_pools
 from saas.observability import configure_logging
@@ -396,6 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     retry.add_argument("id", type=int)
 
     backups_cli.add_parser(commands)
+    audit_cli.add_parser(commands)
 
     schema = commands.add_parser("schema", help="the GraphQL SDL")
     schema_actions = schema.add_subparsers(dest="action", required=True)
@@ -409,6 +410,7 @@ HANDLERS: dict[str, Callable[[Settings, argparse.Namespace], Any]] = {
     "worker": cmd_worker,
     "jobs": cmd_jobs,
     "backups": backups_cli.run,
+    "audit": audit_cli.run,
     "migrate": cmd_migrate,
     "tenants": cmd_tenants,
     "schema": cmd_schema,

@@ -16,6 +16,7 @@ from strawberry.tools import merge_types
 
 from schema.access import api as access_api
 from schema.audit import api as audit_api
+from schema.audit.api import audit_mutations
 from schema.core.nodes import Node, fetch_node
 from schema.core.permissions import public
 from schema.identity import api as identity_api
@@ -41,7 +42,8 @@ def build_schema() -> strawberry.Schema:
     mutations = tuple(chain.from_iterable(d.MUTATIONS for d in DOMAINS))
     return strawberry.Schema(
         query=query,
-        mutation=merge_types("Mutation", mutations) if mutations else None,
+        # Every mutation is audited (schema.audit.api.AuditMutation).
+        mutation=audit_mutations(merge_types("Mutation", mutations)) if mutations else None,
         types=list(chain.from_iterable(d.TYPES for d in DOMAINS)),
         config=StrawberryConfig(auto_camel_case=True),
     )
