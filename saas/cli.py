@@ -20,6 +20,8 @@ from saas.app import background_running, make_background, make_tenancy
 from saas.config import Settings, SettingsError, load_settings, parse_pools
 from saas.observability import configure_logging
 from schema.core.errors import DomainError
+from schema.operator import credentials
+from schema.operator.api import OPERATOR_SDL_PATH, build_operator_schema
 from schema.root import SDL_PATH, build_schema, export_sdl
 from schema.settings.service import SettingsChanges, update_settings
 from tenants import migrations, provisioning
@@ -323,18 +325,68 @@ async def _configure(tenancy: Tenancy, args: argparse.Namespace, actor: str) -> 
         await update_settings(changes, actor=actor, reason=args.reason)
 
 
+# --- operators ----------------------------------------------------------------------------
+
+
+def cmd_operators(settings: Settings, args: argparse.Namespace) -> int:
+    """The operator API's credentials. A key is printed once, when made: only its hash
+    is kept."""
+    if args.action == "list":
+        _print_operators(_run(settings, lambda t: credentials.list_operators()), args.json)
+        return 0
+    if args.action == "disable":
+        _run(settings, lambda t: credentials.disable_operator(args.name))
+        print(f"disabled operator {args.name}: its key no longer works")
+        return 0
+    if args.action == "create":
+        issued = _run(
+            settings, lambda t: credentials.create_operator(args.name, created_by=_actor())
+        )
+    else:
+        issued = _run(settings, lambda t: credentials.rotate_key(args.name))
+    print(f"operator {issued.operator.name}: API key (shown once, store it now):", file=sys.stderr)
+    print(issued.key)
+    return 0
+
+
+def _print_operators(operators: Sequence[Any], as_json: bool) -> None:
+    rows = [
+        {
+            "name": o.name,
+            "status": o.status.value,
+            "key_prefix": o.key_prefix,
+            "created_at": o.created_at.isoformat(),
+            "created_by": o.created_by,
+            "key_created_at": o.key_created_at.isoformat(),
+            "last_used_at": o.last_used_at.isoformat() if o.last_used_at else None,
+        }
+        for o in operators
+    ]
+    if as_json:
+        print(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+        return
+    for row in rows:
+        print(
+            f"{row['name']:<24} {row['status']:<9} {row['key_prefix']}...  "
+            f"last used {row['last_used_at'] or 'never'}"
+        )
+
+
 # --- schema -------------------------------------------------------------------------------
 
 
 def cmd_schema(settings: Settings, args: argparse.Namespace) -> int:
-    sdl = export_sdl(build_schema())
-    if args.check:
-        if SDL_PATH.read_text() != sdl:
-            raise CommandError(f"{SDL_PATH} is out of date: run `saas schema export`")
-        print(f"{SDL_PATH} is up to date")
-        return 0
-    SDL_PATH.write_text(sdl)
-    print(f"wrote {SDL_PATH}")
+    """The tenants' schema and the operator's, each in its own file."""
+    exports = ((SDL_PATH, build_schema()), (OPERATOR_SDL_PATH, build_operator_schema()))
+    for path, schema in exports:
+        sdl = export_sdl(schema)
+        if args.check:
+            if path.read_text() != sdl:
+                raise CommandError(f"{path} is out of date: run `saas schema export`")
+            print(f"{path} is up to date")
+        else:
+            path.write_text(sdl)
+            print(f"wrote {path}")
     return 0
 
 
@@ -397,9 +449,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     backups_cli.add_parser(commands)
 
+    operators = commands.add_parser("operators", help="credentials of the operator API")
+    operator_actions = operators.add_subparsers(dest="action", required=True)
+    operator_actions.add_parser("create", help="a new operator; prints its key once").add_argument(
+        "name"
+    )
+    operator_list = operator_actions.add_parser("list")
+    operator_list.add_argument("--json", action="store_true")
+    operator_actions.add_parser("rotate", help="a new key; the old one stops working").add_argument(
+        "name"
+    )
+    operator_actions.add_parser("disable", help="the key stops working").add_argument("name")
+
     schema = commands.add_parser("schema", help="the GraphQL SDL")
     schema_actions = schema.add_subparsers(dest="action", required=True)
-    export = schema_actions.add_parser("export", help="write schema/schema.graphql")
+    export = schema_actions.add_parser(
+        "export", help="write schema/schema.graphql and schema/operator.graphql"
+    )
     export.add_argument("--check", action="store_true", help="fail if the file is stale")
     return parser
 
@@ -409,6 +475,7 @@ HANDLERS: dict[str, Callable[[Settings, argparse.Namespace], Any]] = {
     "worker": cmd_worker,
     "jobs": cmd_jobs,
     "backups": backups_cli.run,
+    "operators": cmd_operators,
     "migrate": cmd_migrate,
     "tenants": cmd_tenants,
     "schema": cmd_schema,

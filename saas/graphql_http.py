@@ -19,7 +19,7 @@ from strawberry.http.ides import get_graphql_ide_html
 
 from saas.observability import Stopwatch, record_graphql, request_id_var, tenant_var
 from schema.core.context import RequestContext
-from schema.core.engine import GraphQLEngine, GraphQLRequest, Outcome
+from schema.core.engine import GraphQLEngine, GraphQLRequest, GraphQLResponse, Outcome
 from schema.core.errors import ErrorCode
 from tenants.errors import TenancyError, TenantNotFound, TenantNotReady, TenantSuspended
 from tenants.resolver import TenantResolver
@@ -111,7 +111,7 @@ def _graphql_request(params: dict[str, Any], *, read_only: bool) -> GraphQLReque
     )
 
 
-_HEADERS = frozenset((b"accept", b"host", b"content-type", b"content-length"))
+_HEADERS = frozenset((b"accept", b"host", b"content-type", b"content-length", b"authorization"))
 
 
 def _headers(scope: Scope) -> dict[bytes, str]:
@@ -134,7 +134,10 @@ class _Reply(NamedTuple):
 class GraphQLHTTP:
     """An ASGI endpoint (mounted as a route's app) rather than a Starlette request
     function: the request and response objects and the exception wrapper per request
-    cost more than this endpoint's own work for small queries."""
+    cost more than this endpoint's own work for small queries.
+
+    A subclass serves another schema with the same protocol by overriding ``_serve``
+    (the operator's API, ``saas/operator.py``)."""
 
     def __init__(
         self,
@@ -199,6 +202,10 @@ class GraphQLHTTP:
             response.error_codes,
             watch.seconds,
         )
+        return self._answer(response, media_type)
+
+    @staticmethod
+    def _answer(response: GraphQLResponse, media_type: str) -> _Reply:
         body = orjson.dumps(response.payload)
         if response.outcome is Outcome.METHOD_NOT_ALLOWED:
             return _Reply(405, body, media_type, {"allow": "POST"})
