@@ -3,15 +3,31 @@ where it is served, and each mutation with its refusals (which change nothing)."
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from typing import Any
+import asyncio
+import hashlib
+import json
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 
-from schema.operator.credentials import create_operator, disable_operator, rotate_key
+from saas.app import make_tenancy
+from saas.cli import _actor
+from saas.config import load_settings
+from schema.operator.credentials import (
+    authenticate,
+    create_operator,
+    disable_operator,
+    rotate_key,
+)
 from tenants.models import Operator, Tenant, TenantEvent
 from tests.saas.harness import SETTINGS_QUERY, AppStarter, RunningApp, error_code
+from tests.saas.test_cli import cli_env, run
+
+__all__ = ["cli_env"]  # a fixture of the command-line tests, used here too
+T = TypeVar("T")
 
 URL = "/operator/graphql"
 TENANT_FIELDS = "slug name status statusReason domains schemaVersion"
@@ -282,3 +298,63 @@ async def test_lifecycle_changes_refuse_the_wrong_state_and_bad_reasons(
         assert next(v for k, v in data[field].items() if k != "errors") is None
     assert await registry_state() == before
     assert (await running.graphql(SETTINGS_QUERY, url="/t/acme/graphql")).status_code == 200
+
+
+# --- the command line -------------------------------------------------------------------------
+
+
+def _in_registry(job: Callable[[], Awaitable[T]]) -> T:
+    async def main() -> T:
+        async with make_tenancy(load_settings()):
+            return await job()
+
+    return asyncio.run(main())
+
+
+async def _rows() -> list[dict[str, Any]]:
+    return await Operator.all().order_by("name").values()
+
+
+def test_the_cli_prints_a_key_once_and_keeps_only_its_hash(
+    cli_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "operators", "create", "Alice")
+    assert code == 0
+    key = out.strip()
+    assert out == key + "\n"  # stdout is the key alone: `KEY=$(saas operators create x)`
+    assert re.fullmatch(r"sop_[A-Za-z0-9_-]{43}", key)
+    assert "shown once" in err
+
+    [row] = _in_registry(_rows)
+    assert (row["name"], row["status"], row["created_by"]) == ("alice", "active", _actor())
+    assert row["key_hash"] == hashlib.sha256(key.encode()).hexdigest()
+    assert row["key_prefix"] == key[:12]
+    assert not any(key in str(value) for value in row.values())
+
+    code, out, _ = run(capsys, "operators", "list", "--json")
+    [listed] = json.loads(out)
+    assert (listed["name"], listed["key_prefix"], listed["last_used_at"]) == (
+        "alice",
+        key[:12],
+        None,
+    )
+    assert key not in out
+    assert row["key_hash"] not in out
+
+    code, _, err = run(capsys, "operators", "create", "alice")
+    assert (code, err) == (1, "error: name: an operator named 'alice' exists\n")
+
+    code, out, _ = run(capsys, "operators", "rotate", "alice")
+    new_key = out.strip()
+    assert code == 0
+    assert new_key != key
+    assert _in_registry(lambda: authenticate(key)) is None
+    assert _in_registry(lambda: authenticate(new_key)) is not None
+
+    assert run(capsys, "operators", "disable", "alice")[0] == 0
+    assert _in_registry(lambda: authenticate(new_key)) is None
+    code, _, err = run(capsys, "operators", "rotate", "alice")
+    assert (code, err) == (1, "error: name: operator 'alice' is disabled\n")
+    code, _, err = run(capsys, "operators", "create", "not valid!")
+    assert code == 1
+    assert "1-100 characters" in err
