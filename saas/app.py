@@ -20,6 +20,7 @@ from starlette.routing import Route
 from saas.backups import backup_config
 from saas.config import Settings, load_settings
 from saas.graphql_http import GraphQLHTTP
+from saas.mail import mail_config
 from saas.middleware import RequestContextMiddleware
 from saas.observability import BackendCollector, configure_logging
 from saas.operator import OperatorGraphQL
@@ -33,6 +34,7 @@ from tenants.resolver import TenantResolver
 from tenants.runtime import Tenancy
 from workers.background import BackgroundWork, WorkerConfig
 from workers.backups.config import configure_backups
+from workers.mail.config import configure_mail
 from workers.relay import RelayConfig
 from workers.scheduler import run_scheduler
 
@@ -44,6 +46,7 @@ def make_tenancy(settings: Settings) -> Tenancy:
 def make_background(settings: Settings) -> BackgroundWork:
     """Serve and worker processes alike: the jobs' own configuration, then the broker."""
     configure_backups(backup_config(settings))
+    configure_mail(mail_config(settings))
     config = WorkerConfig(
         broker_url=settings.broker_url,
         pools=settings.worker_pools,

@@ -16,9 +16,12 @@ from typing import Any, TypeVar
 import strawberry
 from strawberry.permission import BasePermission
 from strawberry.schema.config import StrawberryConfig
+from strawberry.utils.str_converters import to_camel_case
 
 from schema.core.errors import DomainError, ErrorCode, PublicError
+from schema.core.nodes import to_global_id
 from schema.core.pagination import Connection, PageRequest, paginate
+from schema.identity.models import User
 from schema.operator import service
 from schema.operator.context import OperatorContext
 from tenants.models import Tenant, TenantStatus
@@ -100,9 +103,18 @@ def error_type(name: str, codes: type[Enum]) -> type:
     )
 
 
-def _payload_errors(exc: DomainError, error_cls: type, codes: type[Enum]) -> list[Any]:
+def _payload_errors(
+    exc: DomainError, error_cls: type, codes: type[Enum], fallback: Enum | None = None
+) -> list[Any]:
+    """The service's errors with GraphQL's names for the fields (``fullName``); a code
+    the enum lacks (another domain's service may add codes) becomes ``fallback``."""
+    known = {code.value for code in codes}
     return [
-        error_cls(field=list(e.field) or None, message=e.message, code=codes(e.code))
+        error_cls(
+            field=[to_camel_case(part) for part in e.field] or None,
+            message=e.message,
+            code=codes(e.code) if e.code in known or fallback is None else fallback,
+        )
         for e in exc.errors
     ]
 
@@ -161,6 +173,36 @@ class TenantDeletePayload:
         description="The tenant as it was before it was deleted."
     )
     errors: list[TenantDeleteError]  # type: ignore[valid-type]
+
+
+@strawberry.type(name="TenantOwner", description="A user of the tenant who holds its owner role.")
+class TenantOwnerType:
+    id: strawberry.ID = strawberry.field(description="The user's node id in the tenant's API.")
+    email: str
+    full_name: str
+
+    @classmethod
+    def from_model(cls, user: User) -> TenantOwnerType:
+        return cls(id=to_global_id("User", user.id), email=user.email, full_name=user.full_name)
+
+
+@strawberry.enum(description="Why tenantOwnerCreate refused.")
+class TenantOwnerCreateErrorCode(Enum):
+    TENANT_NOT_FOUND = "TENANT_NOT_FOUND"
+    TENANT_NOT_ACTIVE = "TENANT_NOT_ACTIVE"
+    REQUIRED = "REQUIRED"
+    TOO_LONG = "TOO_LONG"
+    INVALID = "INVALID"
+    EMAIL_TAKEN = "EMAIL_TAKEN"
+
+
+TenantOwnerCreateError = error_type("TenantOwnerCreateError", TenantOwnerCreateErrorCode)
+
+
+@strawberry.type
+class TenantOwnerCreatePayload:
+    owner: TenantOwnerType | None
+    errors: list[TenantOwnerCreateError]  # type: ignore[valid-type]
 
 
 Payload = TypeVar("Payload")
@@ -271,6 +313,27 @@ class OperatorMutation:
             TenantDeleteError,
             TenantDeleteErrorCode,
         )
+
+    @strawberry.mutation(
+        permission_classes=[operator_only],
+        description=(
+            "Create a user of the tenant holding its owner role; they are mailed a link to "
+            "set their password. Meant for the first owner, but allowed whatever owners "
+            "exist (say, when the only owner has left): it adds one, never replaces one."
+        ),
+    )
+    async def tenant_owner_create(
+        self, tenant_slug: str, email: str, full_name: str
+    ) -> TenantOwnerCreatePayload:
+        try:
+            user = await service.create_owner(tenant_slug, email, full_name)
+        except DomainError as exc:
+            errors = _payload_errors(
+                exc, TenantOwnerCreateError, TenantOwnerCreateErrorCode,
+                TenantOwnerCreateErrorCode.INVALID,
+            )  # fmt: skip
+            return TenantOwnerCreatePayload(owner=None, errors=errors)
+        return TenantOwnerCreatePayload(owner=TenantOwnerType.from_model(user), errors=[])
 
 
 def build_operator_schema() -> strawberry.Schema:

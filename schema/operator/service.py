@@ -15,8 +15,12 @@ from typing import Any
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from schema.access.service import assign_role
+from schema.access.templates import OWNER
 from schema.audit import service as audit
 from schema.core.errors import DomainError, FieldError
+from schema.identity.models import User, UserType
+from schema.identity.service import create_user
 from tenants import provisioning
 from tenants.backends import TENANT_ALIAS
 from tenants.errors import InvalidTenantInput, TenancyError, TenantStateError
@@ -211,3 +215,26 @@ async def delete_tenant(slug: str, reason: str, *, actor: str) -> TenantRecord:
 async def _record_change(operation: str, record: TenantRecord, reason: str) -> None:
     summary: dict[str, Any] = {"slug": record.slug, "reason": reason}
     await audit.record(operation, targets=_tenant_target(record), summary=summary)
+
+
+# --- the tenant's owner -------------------------------------------------------------------
+
+
+async def create_owner(slug: str, email: str, full_name: str) -> User:
+    """A tenant staff user holding the owner role, mailed a link to set a password (they
+    have none). Creating the first owner is what this is for, but it does not check for
+    owners already there: the operator may need to add one when the only owner has left,
+    and a tenant's owners can equally make more owners themselves. User, role and audit
+    record commit together (the mail job with them, through the outbox)."""
+    record = await _existing(slug, field="tenantSlug", code="TENANT_NOT_FOUND")
+    try:
+        check_routable(record)
+    except TenancyError as exc:
+        raise _error(("tenantSlug",), "TENANT_NOT_ACTIVE", str(exc)) from None
+    async with tenant_scope(record), in_transaction(TENANT_ALIAS):
+        user = await create_user(email, full_name, user_type=UserType.TENANT_STAFF)
+        await assign_role(user.id, OWNER)
+        await audit.record(
+            "tenantOwnerCreate", targets=[f"User:{user.id}"], summary={"role": OWNER}
+        )
+    return user

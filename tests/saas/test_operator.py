@@ -16,6 +16,10 @@ import pytest
 from saas.app import make_tenancy
 from saas.cli import _actor
 from saas.config import load_settings
+from schema.access.models import RoleAssignment
+from schema.core.nodes import to_global_id
+from schema.identity.models import User
+from schema.identity.service import MAIL_ACTOR
 from schema.operator.credentials import (
     authenticate,
     create_operator,
@@ -23,6 +27,8 @@ from schema.operator.credentials import (
     rotate_key,
 )
 from tenants.models import Operator, Tenant, TenantEvent
+from tenants.outbox import JobOutbox
+from tenants.scope import tenant_scope
 from tests.saas.harness import SETTINGS_QUERY, AppStarter, RunningApp, error_code
 from tests.saas.test_cli import cli_env, run
 
@@ -298,6 +304,84 @@ async def test_lifecycle_changes_refuse_the_wrong_state_and_bad_reasons(
         assert next(v for k, v in data[field].items() if k != "errors") is None
     assert await registry_state() == before
     assert (await running.graphql(SETTINGS_QUERY, url="/t/acme/graphql")).status_code == 200
+
+
+# --- the tenant's owner ----------------------------------------------------------------------
+
+OWNER_CREATE = """mutation Owner($tenantSlug: String!, $email: String!, $fullName: String!) {
+  tenantOwnerCreate(tenantSlug: $tenantSlug, email: $email, fullName: $fullName) {
+    owner { id email fullName } errors { field message code } } }"""
+
+
+async def tenant_people(running: RunningApp, slug: str) -> dict[str, Any]:
+    """Who the tenant has, which roles they hold and which mails are queued."""
+    tenant = await running.tenancy.registry.by_slug(slug)
+    async with tenant_scope(tenant):
+        users = (
+            await User.all()
+            .order_by("id")
+            .values_list("id", "email", "full_name", "user_type", "password_hash")
+        )
+        roles = (
+            await RoleAssignment.all()
+            .order_by("id")
+            .values_list("user_id", "role__key", "merchant_id", "granted_by")
+        )
+        mails = [
+            (job.decoded_args()["to"], job.decoded_args()["template"])
+            for job in await JobOutbox.filter(actor=MAIL_ACTOR).order_by("id")
+        ]
+    return {"users": users, "roles": roles, "mails": mails}
+
+
+async def test_an_operator_makes_a_tenant_s_owners(
+    running: RunningApp, alice: OperatorClient
+) -> None:
+    await alice.data(CREATE, slug="acme", name="Acme Ltd")
+    data = await alice.data(
+        OWNER_CREATE, tenantSlug="acme", email=" Ada@Example.com", fullName="Ada Lovelace"
+    )
+    owner = data["tenantOwnerCreate"]["owner"]
+    assert data["tenantOwnerCreate"]["errors"] == []
+    assert (owner["email"], owner["fullName"]) == ("ada@example.com", "Ada Lovelace")
+    people = await tenant_people(running, "acme")
+    [(ada_id, *ada)] = people["users"]
+    assert owner["id"] == to_global_id("User", ada_id)
+    assert ada == ["ada@example.com", "Ada Lovelace", "tenant_staff", None]
+    assert people["roles"] == [(ada_id, "owner", None, "system:operator:alice")]
+    assert people["mails"] == [("ada@example.com", "set_password")]
+
+    # A second owner is added, not refused: the first may have left.
+    data = await alice.data(OWNER_CREATE, tenantSlug="acme", email="bob@example.com",
+                            fullName="Bob")  # fmt: skip
+    assert data["tenantOwnerCreate"]["errors"] == []
+    people = await tenant_people(running, "acme")
+    assert [role[1] for role in people["roles"]] == ["owner", "owner"]
+    assert people["mails"][-1] == ("bob@example.com", "set_password")
+
+
+async def test_tenant_owner_create_refuses_bad_input_and_changes_nothing(
+    running: RunningApp, alice: OperatorClient
+) -> None:
+    await alice.data(CREATE, slug="acme", name="Acme Ltd")
+    await alice.data(CREATE, slug="globex", name="Globex")
+    await alice.data(OWNER_CREATE, tenantSlug="acme", email="ada@example.com", fullName="Ada")
+    await alice.data(SUSPEND, slug="globex", reason="unpaid")
+    before = await tenant_people(running, "acme")
+    cases = [
+        ("nobody", "x@example.com", "X", [(["tenantSlug"], "TENANT_NOT_FOUND")]),
+        ("globex", "x@example.com", "X", [(["tenantSlug"], "TENANT_NOT_ACTIVE")]),
+        ("acme", "ADA@example.com", "Ada again", [(["email"], "EMAIL_TAKEN")]),
+        ("acme", "not-an-address", "X", [(["email"], "INVALID")]),
+        ("acme", "x@example.com", "  ", [(["fullName"], "REQUIRED")]),
+        ("acme", "x@example.com", "n" * 201, [(["fullName"], "TOO_LONG")]),
+        ("acme", "", "", [(["email"], "REQUIRED"), (["fullName"], "REQUIRED")]),
+    ]
+    for slug, email, name, expected in cases:
+        data = await alice.data(OWNER_CREATE, tenantSlug=slug, email=email, fullName=name)
+        assert data["tenantOwnerCreate"]["owner"] is None, (slug, email, name)
+        assert payload_errors(data, "tenantOwnerCreate") == expected, (slug, email, name)
+    assert await tenant_people(running, "acme") == before
 
 
 # --- the command line -------------------------------------------------------------------------

@@ -19,14 +19,14 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
+from schema.identity.messages import MessageError, RenderedMessage, render
+from schema.identity.service import MAIL_ACTOR
 from tenants.records import TenantRecord
 from tenants.scope import current_tenant
 from workers.actors import tenant_actor
 from workers.execution import JobRef, current_job
-from workers.mail.config import MailConfig, Rendered, mail_config
+from workers.mail.config import MailConfig, mail_config
 from workers.mail.senders import PermanentMailError
-
-MAIL_SEND = "mail.send"
 
 
 def recipient(to: str) -> str:
@@ -36,16 +36,15 @@ def recipient(to: str) -> str:
         raise PermanentMailError(f"cannot send to {to[:254]!r}: {exc}") from None
 
 
-def render(config: MailConfig, template: str, params: Mapping[str, Any]) -> Rendered:
+def _render(template: str, params: Mapping[str, Any]) -> RenderedMessage:
     try:
-        return config.render(template, params)
-    except Exception as exc:  # a template that fails renders nothing on a retry either
-        message = f"template {template[:100]!r} did not render: {type(exc).__name__}: {exc}"
-        raise PermanentMailError(message) from exc
+        return render(template, params)
+    except MessageError as exc:  # an unknown template or a missing param: no retry helps
+        raise PermanentMailError(str(exc)) from exc
 
 
 def compose(
-    config: MailConfig, tenant: TenantRecord, job: JobRef, to: str, rendered: Rendered
+    config: MailConfig, tenant: TenantRecord, job: JobRef, to: str, rendered: RenderedMessage
 ) -> EmailMessage:
     """From the tenant (its name, the platform's address), with a Message-ID that is the
     same on every redelivery of the job."""
@@ -64,7 +63,7 @@ def compose(
 
 
 @tenant_actor(
-    MAIL_SEND,
+    MAIL_ACTOR,
     queue="default",
     transactional=False,
     max_retries=12,  # ~2 hours of backoff: an SMTP server's outage, not the message
@@ -76,5 +75,5 @@ async def send_mail(to: str, template: str, params: dict[str, Any]) -> None:
     config = mail_config()
     tenant = current_tenant()
     job = current_job()
-    message = compose(config, tenant, job, recipient(to), render(config, template, params))
+    message = compose(config, tenant, job, recipient(to), _render(template, params))
     await config.sender.send(message, key=f"{tenant.slug}-{tenant.id}-{job.job_id}")

@@ -28,7 +28,7 @@ def test_every_operator_field_needs_an_operator_and_none_is_public() -> None:
     fields = root_fields()
     assert set(fields) == {
         "Query.tenants", "Query.tenant", "Mutation.tenantCreate", "Mutation.tenantSuspend",
-        "Mutation.tenantResume", "Mutation.tenantDelete",
+        "Mutation.tenantResume", "Mutation.tenantDelete", "Mutation.tenantOwnerCreate",
     }  # fmt: skip
     lacking = sorted(name for name, classes in fields.items() if OperatorOnly not in classes)
     assert lacking == [], f"operator fields without permission_classes=[operator_only]: {lacking}"
