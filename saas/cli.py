@@ -8,9 +8,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import secrets
 import signal
+import smtplib
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
 from typing import Any, TypeVar
 
 import orjson
@@ -18,6 +24,7 @@ import orjson
 from saas import backups_cli
 from saas.app import background_running, make_background, make_tenancy
 from saas.config import Settings, SettingsError, load_settings, parse_pools
+from saas.mail import mail_config
 from saas.observability import configure_logging
 from schema.core.errors import DomainError
 from schema.operator import credentials
@@ -29,6 +36,7 @@ from tenants.errors import TenancyError, TenantNotFound
 from tenants.runtime import Tenancy
 from tenants.scope import tenant_scope
 from workers.dead_letters import list_dead_letters, retry_dead_letter
+from workers.mail.senders import PermanentMailError
 
 T = TypeVar("T")
 
@@ -372,6 +380,28 @@ def _print_operators(operators: Sequence[Any], as_json: bool) -> None:
         )
 
 
+# --- mail ---------------------------------------------------------------------------------
+
+
+def cmd_mail(settings: Settings, args: argparse.Namespace) -> int:
+    """Send a test message through the configured sender: checks SAAS_MAIL_URL's host,
+    TLS and login before users' mail depends on them."""
+    config = mail_config(settings)
+    message = EmailMessage()
+    message["From"] = Address("saas platform", addr_spec=config.from_address)
+    message["To"] = args.to
+    message["Subject"] = "saas mail check"
+    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Message-ID"] = make_msgid(domain=message["From"].addresses[0].domain)
+    message.set_content("This message checks the platform's mail settings. No reply needed.\n")
+    try:
+        asyncio.run(config.sender.send(message, key=f"check-{secrets.token_hex(4)}"))
+    except (PermanentMailError, smtplib.SMTPException, OSError) as exc:
+        raise CommandError(f"not sent through {config.sender}: {exc}") from None
+    print(f"sent a test message to {args.to} through {config.sender}")
+    return 0
+
+
 # --- schema -------------------------------------------------------------------------------
 
 
@@ -449,6 +479,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     backups_cli.add_parser(commands)
 
+    mail = commands.add_parser("mail", help="mail to users")
+    mail_actions = mail.add_subparsers(dest="action", required=True)
+    mail_check = mail_actions.add_parser("check", help="send a test message (SAAS_MAIL_URL)")
+    mail_check.add_argument("--to", required=True, help="recipient address")
+
     operators = commands.add_parser("operators", help="credentials of the operator API")
     operator_actions = operators.add_subparsers(dest="action", required=True)
     operator_actions.add_parser("create", help="a new operator; prints its key once").add_argument(
@@ -476,6 +511,7 @@ HANDLERS: dict[str, Callable[[Settings, argparse.Namespace], Any]] = {
     "jobs": cmd_jobs,
     "backups": backups_cli.run,
     "operators": cmd_operators,
+    "mail": cmd_mail,
     "migrate": cmd_migrate,
     "tenants": cmd_tenants,
     "schema": cmd_schema,

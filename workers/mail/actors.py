@@ -66,7 +66,7 @@ def compose(
     MAIL_ACTOR,
     queue="default",
     transactional=False,
-    max_retries=12,  # ~2 hours of backoff: an SMTP server's outage, not the message
+    max_retries=12,  # 1-2 hours of backoff: outlasts an SMTP server's outage
     min_backoff=timedelta(seconds=2),
     max_backoff=timedelta(minutes=30),
     time_limit=timedelta(minutes=1),

@@ -41,6 +41,9 @@ class FileSender:
 
     directory: Path
 
+    def __str__(self) -> str:
+        return f"files in {self.directory}"
+
     async def send(self, message: EmailMessage, *, key: str) -> None:
         await asyncio.to_thread(self._write, bytes(message), key)
 
@@ -66,6 +69,9 @@ class SmtpSender:
     password: str | None = None
     timeout: float = 30.0
     cafile: str | None = None  # a private CA to trust instead of the system's
+
+    def __str__(self) -> str:  # never the credentials
+        return f"SMTP ({self.security}) at {self.host}:{self.port}"
 
     async def send(self, message: EmailMessage, *, key: str) -> None:
         # smtplib blocks: in a thread, so the worker's event loop keeps running other jobs.
