@@ -194,18 +194,22 @@ class GraphQLHTTP:
                 response = await self.engine.run(graphql_request, context)
         except TenancyError as exc:
             raise self._tenancy_error(exc) from exc
+        return self._answer(response, media_type, tenant.slug, watch.seconds)
+
+    @staticmethod
+    def _answer(
+        response: GraphQLResponse, media_type: str, metrics_label: str, seconds: float
+    ) -> _Reply:
+        """The reply to an executed request, counted in the GraphQL metrics under
+        ``metrics_label`` (the tenant's slug)."""
         record_graphql(
-            tenant.slug,
+            metrics_label,
             response.operation_name,
             response.operation_type,
             response.outcome.value,
             response.error_codes,
-            watch.seconds,
+            seconds,
         )
-        return self._answer(response, media_type)
-
-    @staticmethod
-    def _answer(response: GraphQLResponse, media_type: str) -> _Reply:
         body = orjson.dumps(response.payload)
         if response.outcome is Outcome.METHOD_NOT_ALLOWED:
             return _Reply(405, body, media_type, {"allow": "POST"})

@@ -14,7 +14,7 @@ import logging
 from starlette.types import Receive, Scope
 
 from saas.graphql_http import GraphQLHTTP, HTTPError, _Reply
-from saas.observability import Stopwatch, record_graphql, request_id_var
+from saas.observability import Stopwatch, request_id_var
 from schema.audit.service import Acting, acting_as
 from schema.core.errors import ErrorCode
 from schema.operator.context import OperatorContext, OperatorIdentity
@@ -70,15 +70,7 @@ class OperatorGraphQL(GraphQLHTTP):
             extra={"operator": operator.name, "operation": response.operation_name,
                    "outcome": response.outcome.value, "codes": response.error_codes},
         )  # fmt: skip
-        record_graphql(
-            METRICS_LABEL,
-            response.operation_name,
-            response.operation_type,
-            response.outcome.value,
-            response.error_codes,
-            watch.seconds,
-        )
-        return self._answer(response, media_type)
+        return self._answer(response, media_type, METRICS_LABEL, watch.seconds)
 
     async def _refuse_tenant_hosts(self, host: str) -> None:
         try:

@@ -9,23 +9,11 @@ from schema.core.limits import QueryLimits
 from schema.core.permissions import Public
 from schema.operator.api import OPERATOR_SDL_PATH, OperatorOnly, build_operator_schema
 from schema.root import export_sdl
-
-
-def root_fields() -> dict[str, list[type]]:
-    schema = build_operator_schema()
-    found: dict[str, list[type]] = {}
-    for root in (schema._schema.query_type, schema._schema.mutation_type):
-        assert root is not None
-        definition = schema.get_type_by_name(root.name)
-        assert definition is not None
-        for field in definition.fields:
-            name = schema.config.name_converter.get_graphql_name(field)
-            found[f"{root.name}.{name}"] = list(field.permission_classes)
-    return found
+from tests.schema.test_permissions import root_permission_classes
 
 
 def test_every_operator_field_needs_an_operator_and_none_is_public() -> None:
-    fields = root_fields()
+    fields = root_permission_classes(build_operator_schema())
     assert set(fields) == {
         "Query.tenants", "Query.tenant", "Mutation.tenantCreate", "Mutation.tenantSuspend",
         "Mutation.tenantResume", "Mutation.tenantDelete", "Mutation.tenantOwnerCreate",
