@@ -90,8 +90,6 @@ class TenantType:
 
 # --- payload errors -------------------------------------------------------------------------
 
-Codes = TypeVar("Codes", bound=Enum)
-
 
 def error_type(name: str, codes: type[Enum]) -> type:
     """``<Mutation>Error``: the shape every mutation's payload errors share, with the
