@@ -10,10 +10,10 @@ asking, ``user`` is null for an OAuth client acting as itself (client credential
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 import strawberry
 
@@ -50,14 +50,15 @@ def user_gid(user_id: int | None) -> strawberry.ID | None:
     return None if user_id is None else to_global_id("User", user_id)
 
 
-def decode_id(global_id: str | None, type_name: str, field: str) -> int | None:
+def decode_id(global_id: str, type_name: str, field: str) -> int:
     """The integer key of a global ID of ``type_name``; a payload error otherwise."""
-    if global_id is None:
-        return None
     found, key = from_global_id(global_id)
     if found != type_name or not key.isdigit() or int(key) <= 0:
         raise DomainError([FieldError((field,), "INVALID", f"not a {type_name} ID")])
     return int(key)
+
+
+T = TypeVar("T")
 
 
 # --- the catalog -------------------------------------------------------------------------
@@ -188,6 +189,7 @@ class AccessReviewItemType(Node):
 
 @strawberry.type(name="AccessReview", description="A periodic review of who holds what.")
 class AccessReviewType(Node):
+    pk: strawberry.Private[int]
     period: str
     status: ReviewStatus
     dormant_days: int = strawberry.field(description="No sign-in for this long: dormant.")
@@ -206,7 +208,7 @@ class AccessReviewType(Node):
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[AccessReviewItemType]:
-        query = AccessReviewItem.filter(review_id=int(from_global_id(self.id)[1]))
+        query = AccessReviewItem.filter(review_id=self.pk)
         if decided is not None:
             query = query.filter(decision__isnull=not decided)
         if kind is not None:
@@ -218,6 +220,7 @@ class AccessReviewType(Node):
     def from_model(cls, row: AccessReview) -> AccessReviewType:
         return cls(
             id=to_global_id("AccessReview", row.id),
+            pk=row.id,
             period=row.period,
             status=row.status,
             dormant_days=row.dormant_days,
@@ -589,8 +592,16 @@ async def _with_permissions(row: Role) -> RoleType:
     return (await role_types([row]))[0]
 
 
-def _assignment_args(data: RoleAssignInput | RoleUnassignInput) -> tuple[int, int | None]:
-    return decode_id(data.user_id, "User", "userId") or 0, data.merchant_id
+def _user_key(data: RoleAssignInput | RoleUnassignInput) -> int:
+    return decode_id(data.user_id, "User", "userId")
+
+
+async def attempt(call: Callable[[], Awaitable[T]], error: type) -> tuple[T | None, list[Any]]:
+    """What ``call`` returns, or None and the typed errors it was refused with."""
+    try:
+        return await call(), []
+    except DomainError as exc:
+        return None, refused(error, exc)
 
 
 @strawberry.type
@@ -600,37 +611,35 @@ class AccessMutation:
         description="Create a role of the tenant's own.",
     )
     async def role_create(self, input: RoleCreateInput, info: strawberry.Info) -> RoleCreatePayload:
-        try:
-            row = await service.create_role(
-                info.context.principal, input.key, _role_input(input), reason=input.reason
-            )
-        except DomainError as exc:
-            return RoleCreatePayload(role=None, errors=refused(RoleCreateError, exc))
-        return RoleCreatePayload(role=await _with_permissions(row), errors=[])
+        actor = info.context.principal
+        row, errors = await attempt(
+            lambda: service.create_role(actor, input.key, _role_input(input), reason=input.reason),
+            RoleCreateError,
+        )
+        return RoleCreatePayload(role=row and await _with_permissions(row), errors=errors)
 
     @strawberry.mutation(
         permission_classes=[requires("roles:manage")],
         description="Change a role of the tenant's own (templates are read-only).",
     )
     async def role_update(self, input: RoleUpdateInput, info: strawberry.Info) -> RoleUpdatePayload:
-        try:
-            row = await service.update_role(
-                info.context.principal, input.key, _role_input(input), reason=input.reason
-            )
-        except DomainError as exc:
-            return RoleUpdatePayload(role=None, errors=refused(RoleUpdateError, exc))
-        return RoleUpdatePayload(role=await _with_permissions(row), errors=[])
+        actor = info.context.principal
+        row, errors = await attempt(
+            lambda: service.update_role(actor, input.key, _role_input(input), reason=input.reason),
+            RoleUpdateError,
+        )
+        return RoleUpdatePayload(role=row and await _with_permissions(row), errors=errors)
 
     @strawberry.mutation(
         permission_classes=[requires("roles:manage")],
         description="Delete a role of the tenant's own that nobody holds.",
     )
     async def role_delete(self, input: RoleDeleteInput, info: strawberry.Info) -> RoleDeletePayload:
-        try:
-            await service.delete_role(info.context.principal, input.key, reason=input.reason)
-        except DomainError as exc:
-            return RoleDeletePayload(deleted_key=None, errors=refused(RoleDeleteError, exc))
-        return RoleDeletePayload(deleted_key=input.key, errors=[])
+        actor = info.context.principal
+        _, errors = await attempt(
+            lambda: service.delete_role(actor, input.key, reason=input.reason), RoleDeleteError
+        )
+        return RoleDeletePayload(deleted_key=None if errors else input.key, errors=errors)
 
     @strawberry.mutation(
         permission_classes=[requires("roles:assign")],
@@ -638,16 +647,19 @@ class AccessMutation:
         "everything the role grants, where it will hold.",
     )
     async def role_assign(self, input: RoleAssignInput, info: strawberry.Info) -> RoleAssignPayload:
-        try:
-            user_id, merchant_id = _assignment_args(input)
-            row = await service.assign(
-                info.context.principal, user_id, input.role_key,
-                merchant_id=merchant_id, reason=input.reason,
-            )  # fmt: skip
-        except DomainError as exc:
-            return RoleAssignPayload(assignment=None, errors=refused(RoleAssignError, exc))
-        await row.fetch_related("role")
-        return RoleAssignPayload(assignment=RoleAssignmentType.from_model(row), errors=[])
+        actor = info.context.principal
+        row, errors = await attempt(
+            lambda: service.assign(
+                actor, _user_key(input), input.role_key,
+                merchant_id=input.merchant_id, reason=input.reason,
+            ),
+            RoleAssignError,
+        )  # fmt: skip
+        if row is not None:
+            await row.fetch_related("role")
+        return RoleAssignPayload(
+            assignment=row and RoleAssignmentType.from_model(row), errors=errors
+        )
 
     @strawberry.mutation(
         permission_classes=[requires("roles:assign")],
@@ -656,15 +668,15 @@ class AccessMutation:
     async def role_unassign(
         self, input: RoleUnassignInput, info: strawberry.Info
     ) -> RoleUnassignPayload:
-        try:
-            user_id, merchant_id = _assignment_args(input)
-            await service.unassign(
-                info.context.principal, user_id, input.role_key,
-                merchant_id=merchant_id, reason=input.reason,
-            )  # fmt: skip
-        except DomainError as exc:
-            return RoleUnassignPayload(unassigned=False, errors=refused(RoleUnassignError, exc))
-        return RoleUnassignPayload(unassigned=True, errors=[])
+        actor = info.context.principal
+        _, errors = await attempt(
+            lambda: service.unassign(
+                actor, _user_key(input), input.role_key,
+                merchant_id=input.merchant_id, reason=input.reason,
+            ),
+            RoleUnassignError,
+        )  # fmt: skip
+        return RoleUnassignPayload(unassigned=not errors, errors=errors)
 
     @strawberry.mutation(
         permission_classes=[requires("access_reviews:decide")],
@@ -674,15 +686,17 @@ class AccessMutation:
     async def access_review_item_decide(
         self, input: AccessReviewItemDecideInput, info: strawberry.Info
     ) -> AccessReviewItemDecidePayload:
-        try:
-            item_id = decode_id(input.item_id, "AccessReviewItem", "itemId") or 0
-            row = await reviews.decide_item(
-                info.context.principal, item_id, input.decision, reason=input.reason
-            )
-        except DomainError as exc:
-            errors = refused(AccessReviewItemDecideError, exc)
-            return AccessReviewItemDecidePayload(item=None, errors=errors)
-        return AccessReviewItemDecidePayload(item=AccessReviewItemType.from_model(row), errors=[])
+        actor = info.context.principal
+        row, errors = await attempt(
+            lambda: reviews.decide_item(
+                actor, decode_id(input.item_id, "AccessReviewItem", "itemId"), input.decision,
+                reason=input.reason,
+            ),
+            AccessReviewItemDecideError,
+        )  # fmt: skip
+        return AccessReviewItemDecidePayload(
+            item=row and AccessReviewItemType.from_model(row), errors=errors
+        )
 
 
 QUERIES: list[type] = [AccessQuery]

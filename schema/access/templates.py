@@ -13,10 +13,11 @@ the catalog. Merchant templates must be limited to one merchant when assigned.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from schema.access.catalog import ALL, PERMISSIONS
+from schema.access.catalog import ALL, PERMISSIONS, expand
 
 
 class MerchantScope(StrEnum):
@@ -190,11 +191,27 @@ TEMPLATES: tuple[Template, ...] = (
 TEMPLATES_BY_KEY: dict[str, Template] = {t.key: t for t in TEMPLATES}
 
 
+def _listed(permissions: Iterable[str]) -> str:
+    return ", ".join(f"`{p}`" for p in sorted(permissions))
+
+
+def describe(permissions: Iterable[str]) -> str:
+    """A template's permissions in a few words where a list would be long."""
+    held = expand(permissions)
+    reads = {p for p in PERMISSIONS if p.endswith(":read")}
+    if held == set(PERMISSIONS):
+        return "every permission (`*`)"
+    if len(PERMISSIONS) - len(held) <= 8:
+        return f"every permission except {_listed(set(PERMISSIONS) - held)}"
+    if held <= reads and len(reads - held) <= 8:
+        return f"every `read` permission except {_listed(reads - held)}"
+    return _listed(held)
+
+
 def template_table() -> str:
     """The README's list of templates, generated here so the two never differ."""
     rows = [
-        f"| `{t.key}` | {t.name} | {t.merchant_scope.value} | "
-        f"{', '.join(f'`{p}`' for p in t.permissions)} |"
+        f"| `{t.key}` | {t.name} | {t.merchant_scope.value} | {describe(t.permissions)} |"
         for t in TEMPLATES
     ]
     header = "| key | role | merchant | permissions |\n|---|---|---|---|"
