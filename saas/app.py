@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import orjson
+import strawberry
 from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
@@ -20,17 +21,21 @@ from saas.auth import authenticate
 from saas.backups import backup_config
 from saas.config import Settings, load_settings
 from saas.graphql_http import GraphQLHTTP
+from saas.mail import mail_config
 from saas.middleware import RequestContextMiddleware
 from saas.observability import BackendCollector, configure_logging
+from saas.operator import OperatorGraphQL
 from schema import TENANT_MODEL_MODULES, provision_hooks
 from schema.core.engine import GraphQLEngine
 from schema.core.limits import QueryLimits
+from schema.operator.api import build_operator_schema
 from schema.root import build_schema
 from tenants.migrations import behind_head_count
 from tenants.resolver import TenantResolver
 from tenants.runtime import Tenancy
 from workers.background import BackgroundWork, WorkerConfig
 from workers.backups.config import configure_backups
+from workers.mail.config import configure_mail
 from workers.relay import RelayConfig
 from workers.scheduler import run_scheduler
 
@@ -42,6 +47,7 @@ def make_tenancy(settings: Settings) -> Tenancy:
 def make_background(settings: Settings) -> BackgroundWork:
     """Serve and worker processes alike: the jobs' own configuration, then the broker."""
     configure_backups(backup_config(settings))
+    configure_mail(mail_config(settings))
     config = WorkerConfig(
         broker_url=settings.broker_url,
         pools=settings.worker_pools,
@@ -76,14 +82,16 @@ async def background_running(
             await asyncio.to_thread(background.stop_workers)
 
 
-def make_engine(settings: Settings) -> GraphQLEngine:
+def make_engine(settings: Settings, schema: strawberry.Schema | None = None) -> GraphQLEngine:
+    """The tenants' root schema's engine, or ``schema``'s (the operator's)."""
     limits = QueryLimits(
         max_depth=settings.graphql_max_depth,
         max_aliases=settings.graphql_max_aliases,
         max_tokens=settings.graphql_max_tokens,
         max_cost=settings.graphql_max_cost,
     )
-    return GraphQLEngine(build_schema(), limits, introspection=not settings.production)
+    schema = schema or build_schema()
+    return GraphQLEngine(schema, limits, introspection=not settings.production)
 
 
 def _json(payload: object, status: int = 200) -> Response:
@@ -93,10 +101,17 @@ def _json(payload: object, status: int = 200) -> Response:
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
     tenancy = make_tenancy(settings)
+    resolver = TenantResolver(tenancy.registry, settings.base_domain)
     graphql = GraphQLHTTP(
         make_engine(settings),
-        TenantResolver(tenancy.registry, settings.base_domain),
-        authenticate,
+        resolver,
+        authenticate=authenticate,
+        max_body_bytes=settings.max_body_bytes,
+        graphiql=not settings.production,
+    )
+    operator_graphql = OperatorGraphQL(
+        make_engine(settings, build_operator_schema()),
+        resolver,
         max_body_bytes=settings.max_body_bytes,
         graphiql=not settings.production,
     )
@@ -140,6 +155,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # The endpoint itself as the routes' ASGI app: no Request/Response objects.
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/t/{slug}/graphql", graphql, methods=["GET", "POST"]),
+        Route("/operator/graphql", operator_graphql, methods=["GET", "POST"]),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),

@@ -8,9 +8,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import secrets
 import signal
+import smtplib
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
 from typing import Any, TypeVar
 
 import orjson
@@ -18,8 +24,11 @@ import orjson
 from saas import audit_cli, backups_cli
 from saas.app import background_running, make_background, make_tenancy
 from saas.config import Settings, SettingsError, load_settings, parse_pools
+from saas.mail import mail_config
 from saas.observability import configure_logging
 from schema.core.errors import DomainError
+from schema.operator import credentials
+from schema.operator.api import OPERATOR_SDL_PATH, build_operator_schema
 from schema.root import SDL_PATH, build_schema, export_sdl
 from schema.settings.service import SettingsChanges, update_settings
 from tenants import migrations, provisioning
@@ -27,6 +36,7 @@ from tenants.errors import TenancyError, TenantNotFound
 from tenants.runtime import Tenancy
 from tenants.scope import tenant_scope
 from workers.dead_letters import list_dead_letters, retry_dead_letter
+from workers.mail.senders import PermanentMailError
 
 T = TypeVar("T")
 
@@ -323,18 +333,90 @@ async def _configure(tenancy: Tenancy, args: argparse.Namespace, actor: str) -> 
         await update_settings(changes, actor=actor, reason=args.reason)
 
 
+# --- operators ----------------------------------------------------------------------------
+
+
+def cmd_operators(settings: Settings, args: argparse.Namespace) -> int:
+    """The operator API's credentials. A key is printed once, when made: only its hash
+    is kept."""
+    if args.action == "list":
+        _print_operators(_run(settings, lambda t: credentials.list_operators()), args.json)
+        return 0
+    if args.action == "disable":
+        _run(settings, lambda t: credentials.disable_operator(args.name))
+        print(f"disabled operator {args.name}: its key no longer works")
+        return 0
+    if args.action == "create":
+        issued = _run(
+            settings, lambda t: credentials.create_operator(args.name, created_by=_actor())
+        )
+    else:
+        issued = _run(settings, lambda t: credentials.rotate_key(args.name))
+    print(f"operator {issued.operator.name}: API key (shown once, store it now):", file=sys.stderr)
+    print(issued.key)
+    return 0
+
+
+def _print_operators(operators: Sequence[Any], as_json: bool) -> None:
+    rows = [
+        {
+            "name": o.name,
+            "status": o.status.value,
+            "key_prefix": o.key_prefix,
+            "created_at": o.created_at.isoformat(),
+            "created_by": o.created_by,
+            "key_created_at": o.key_created_at.isoformat(),
+            "last_used_at": o.last_used_at.isoformat() if o.last_used_at else None,
+        }
+        for o in operators
+    ]
+    if as_json:
+        print(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+        return
+    for row in rows:
+        print(
+            f"{row['name']:<24} {row['status']:<9} {row['key_prefix']}...  "
+            f"last used {row['last_used_at'] or 'never'}"
+        )
+
+
+# --- mail ---------------------------------------------------------------------------------
+
+
+def cmd_mail(settings: Settings, args: argparse.Namespace) -> int:
+    """Send a test message through the configured sender: checks SAAS_MAIL_URL's host,
+    TLS and login before users' mail depends on them."""
+    config = mail_config(settings)
+    message = EmailMessage()
+    message["From"] = Address("saas platform", addr_spec=config.from_address)
+    message["To"] = args.to
+    message["Subject"] = "saas mail check"
+    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Message-ID"] = make_msgid(domain=message["From"].addresses[0].domain)
+    message.set_content("This message checks the platform's mail settings. No reply needed.\n")
+    try:
+        asyncio.run(config.sender.send(message, key=f"check-{secrets.token_hex(4)}"))
+    except (PermanentMailError, smtplib.SMTPException, OSError) as exc:
+        raise CommandError(f"not sent through {config.sender}: {exc}") from None
+    print(f"sent a test message to {args.to} through {config.sender}")
+    return 0
+
+
 # --- schema -------------------------------------------------------------------------------
 
 
 def cmd_schema(settings: Settings, args: argparse.Namespace) -> int:
-    sdl = export_sdl(build_schema())
-    if args.check:
-        if SDL_PATH.read_text() != sdl:
-            raise CommandError(f"{SDL_PATH} is out of date: run `saas schema export`")
-        print(f"{SDL_PATH} is up to date")
-        return 0
-    SDL_PATH.write_text(sdl)
-    print(f"wrote {SDL_PATH}")
+    """The tenants' schema and the operator's, each in its own file."""
+    exports = ((SDL_PATH, build_schema()), (OPERATOR_SDL_PATH, build_operator_schema()))
+    for path, schema in exports:
+        sdl = export_sdl(schema)
+        if args.check:
+            if path.read_text() != sdl:
+                raise CommandError(f"{path} is out of date: run `saas schema export`")
+            print(f"{path} is up to date")
+        else:
+            path.write_text(sdl)
+            print(f"wrote {path}")
     return 0
 
 
@@ -398,9 +480,28 @@ def build_parser() -> argparse.ArgumentParser:
     backups_cli.add_parser(commands)
     audit_cli.add_parser(commands)
 
+    mail = commands.add_parser("mail", help="mail to users")
+    mail_actions = mail.add_subparsers(dest="action", required=True)
+    mail_check = mail_actions.add_parser("check", help="send a test message (SAAS_MAIL_URL)")
+    mail_check.add_argument("--to", required=True, help="recipient address")
+
+    operators = commands.add_parser("operators", help="credentials of the operator API")
+    operator_actions = operators.add_subparsers(dest="action", required=True)
+    operator_actions.add_parser("create", help="a new operator; prints its key once").add_argument(
+        "name"
+    )
+    operator_list = operator_actions.add_parser("list")
+    operator_list.add_argument("--json", action="store_true")
+    operator_actions.add_parser("rotate", help="a new key; the old one stops working").add_argument(
+        "name"
+    )
+    operator_actions.add_parser("disable", help="the key stops working").add_argument("name")
+
     schema = commands.add_parser("schema", help="the GraphQL SDL")
     schema_actions = schema.add_subparsers(dest="action", required=True)
-    export = schema_actions.add_parser("export", help="write schema/schema.graphql")
+    export = schema_actions.add_parser(
+        "export", help="write schema/schema.graphql and schema/operator.graphql"
+    )
     export.add_argument("--check", action="store_true", help="fail if the file is stale")
     return parser
 
@@ -411,6 +512,8 @@ HANDLERS: dict[str, Callable[[Settings, argparse.Namespace], Any]] = {
     "jobs": cmd_jobs,
     "backups": backups_cli.run,
     "audit": audit_cli.run,
+    "operators": cmd_operators,
+    "mail": cmd_mail,
     "migrate": cmd_migrate,
     "tenants": cmd_tenants,
     "schema": cmd_schema,

@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from email_validator import EmailNotValidError, validate_email
+
 from tenants.config import TenancyConfig
+from workers.mail.senders import sender_from_url
 
 
 class SettingsError(ValueError):
@@ -92,6 +95,18 @@ def _broker_url(raw: str) -> str | None:
     if urlsplit(raw).scheme not in ("redis", "rediss", "amqp", "amqps"):
         raise ValueError("must be a redis:// or amqp:// URL, or empty for in-process workers")
     return raw
+
+
+def _mail_url(raw: str) -> str:
+    sender_from_url(raw, Path("."))  # refuses what it cannot use
+    return raw
+
+
+def _mail_from(raw: str) -> str:
+    try:
+        return validate_email(raw, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f"must be an e-mail address: {exc}") from None
 
 
 QUEUES = ("critical", "default", "webhooks", "maintenance")
@@ -196,6 +211,12 @@ SETTINGS: tuple[Setting, ...] = (
             "backups kept per tenant: daily,weekly,monthly"),
     Setting("SAAS_BACKUP_INTERVAL_HOURS", "24", _positive_float,
             "default hours between a tenant's scheduled backups"),
+    Setting("SAAS_MAIL_URL", "", _mail_url,
+            "where mail to users goes: smtp://user:pass@host:port (STARTTLS; `?starttls=0` "
+            "for none), smtps://... (TLS), file:///dir (one .eml per message); empty: "
+            "files in <data dir>/mail"),
+    Setting("SAAS_MAIL_FROM", "noreply@example.com", _mail_from,
+            "sender address of mail to users (the tenant's name is its display name)"),
 )  # fmt: skip
 
 
@@ -230,6 +251,8 @@ class Settings:
     backup_keys: dict[str, bytes]
     backup_retention: tuple[int, int, int]
     backup_interval_hours: float
+    mail_url: str
+    mail_from: str
 
     @property
     def production(self) -> bool:
@@ -238,6 +261,11 @@ class Settings:
     @property
     def backup_path(self) -> Path:
         return Path(self.backup_dir) if self.backup_dir else self.data_dir / "backups"
+
+    @property
+    def mail_directory(self) -> Path:
+        """Where the file sender writes when ``SAAS_MAIL_URL`` names no other place."""
+        return self.data_dir / "mail"
 
     def tenancy(self) -> TenancyConfig:
         return TenancyConfig(

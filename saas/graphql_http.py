@@ -22,9 +22,9 @@ from saas.auth import Unauthorized
 from saas.observability import Stopwatch, record_graphql, request_id_var, tenant_var
 from schema.audit.service import Acting, acting_as
 from schema.core.context import RequestContext
-from schema.core.engine import GraphQLEngine, GraphQLRequest, Outcome
+from schema.core.engine import GraphQLEngine, GraphQLRequest, GraphQLResponse, Outcome
 from schema.core.errors import ErrorCode
-from schema.core.principal import Principal
+from schema.core.principal import ANONYMOUS, Principal
 from tenants.errors import TenancyError, TenantNotFound, TenantNotReady, TenantSuspended
 from tenants.records import TenantRecord
 from tenants.resolver import TenantResolver
@@ -141,6 +141,11 @@ def client_address(scope: Scope) -> str | None:
     return client[0] if client else None
 
 
+async def anonymous(tenant: TenantRecord, authorization: str | None) -> Principal:
+    """For an endpoint that takes no tenant credentials: everyone is anonymous."""
+    return ANONYMOUS
+
+
 class _Reply(NamedTuple):
     status: int
     body: bytes
@@ -151,14 +156,17 @@ class _Reply(NamedTuple):
 class GraphQLHTTP:
     """An ASGI endpoint (mounted as a route's app) rather than a Starlette request
     function: the request and response objects and the exception wrapper per request
-    cost more than this endpoint's own work for small queries."""
+    cost more than this endpoint's own work for small queries.
+
+    A subclass serves another schema with the same protocol by overriding ``_serve``
+    (the operator's API, ``saas/operator.py``)."""
 
     def __init__(
         self,
         engine: GraphQLEngine,
         resolver: TenantResolver,
-        authenticate: Authenticate,
         *,
+        authenticate: Authenticate = anonymous,
         max_body_bytes: int,
         graphiql: bool,
     ) -> None:
@@ -212,13 +220,21 @@ class GraphQLHTTP:
                     response = await self.engine.run(graphql_request, context)
         except TenancyError as exc:
             raise self._tenancy_error(exc) from exc
+        return self._answer(response, media_type, tenant.slug, watch.seconds)
+
+    @staticmethod
+    def _answer(
+        response: GraphQLResponse, media_type: str, metrics_label: str, seconds: float
+    ) -> _Reply:
+        """The reply to an executed request, counted in the GraphQL metrics under
+        ``metrics_label`` (the tenant's slug)."""
         record_graphql(
-            tenant.slug,
+            metrics_label,
             response.operation_name,
             response.operation_type,
             response.outcome.value,
             response.error_codes,
-            watch.seconds,
+            seconds,
         )
         body = orjson.dumps(response.payload)
         if response.outcome is Outcome.METHOD_NOT_ALLOWED:

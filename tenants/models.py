@@ -226,3 +226,32 @@ class BackupPolicy(Model):
     class Meta:
         app = "shared"
         table = "backup_policy"
+
+
+class OperatorStatus(StrEnum):
+    ACTIVE = "active"
+    DISABLED = "disabled"
+
+
+class Operator(Model):
+    """A credential of the platform operator's API (``/operator/graphql``).
+
+    Only the key's SHA-256 is kept: the key is 256 random bits, so a fast hash is enough
+    (see ``schema/operator/credentials.py``). ``key_prefix`` is the key's first
+    characters, shown in listings so a leaked key can be traced to its operator.
+    """
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=100, unique=True)
+    status = fields.CharEnumField(OperatorStatus, max_length=16, default=OperatorStatus.ACTIVE)
+    key_prefix = fields.CharField(max_length=16)
+    key_hash = fields.CharField(max_length=64, unique=True)  # hex SHA-256 of the key
+    created_at = fields.DatetimeField(auto_now_add=True)
+    created_by = fields.CharField(max_length=200)
+    key_created_at = fields.DatetimeField()  # the current key's: rotation replaces it
+    last_used_at = fields.DatetimeField(null=True)
+    disabled_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        app = "shared"
+        table = "platform_operator"

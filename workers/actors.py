@@ -19,6 +19,11 @@ from tenants.outbox import QUEUES
 JobFunction = Callable[..., Awaitable[Any]]
 
 
+class PermanentJobError(Exception):
+    """Raised by a job that can never succeed (a refused e-mail address): it becomes a
+    dead letter at once instead of being retried."""
+
+
 class ActorOptions(TypedDict, total=False):
     """What a declaration may set; what it leaves out takes its kind's default."""
 

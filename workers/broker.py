@@ -27,7 +27,7 @@ from dramatiq.middleware import (
 from prometheus_client import Counter, Histogram
 
 from tenants.runtime import Tenancy
-from workers.actors import ACTORS, ActorSpec
+from workers.actors import ACTORS, ActorSpec, PermanentJobError
 from workers.execution import MissingTenant, execute_job, record_failure
 
 log = logging.getLogger("saas.jobs")
@@ -203,8 +203,9 @@ def bind_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> dict[str, dr
             actor_name=spec.name,
             queue_name=spec.queue,
             priority=0,
-            # A job that can never run (no tenant) is dead-lettered at once, not retried.
-            options={**spec.dramatiq_options(), "throws": (MissingTenant,)},
+            # A job that can never run (no tenant, or it says so) is dead-lettered at
+            # once, not retried.
+            options={**spec.dramatiq_options(), "throws": (MissingTenant, PermanentJobError)},
         )
         for spec in ACTORS.values()
     }

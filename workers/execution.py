@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 from contextlib import AbstractAsyncContextManager, nullcontext
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from tortoise.expressions import F
@@ -41,16 +43,39 @@ def _store(spec: ActorSpec) -> tuple[type[OutboxRow], str]:
     return (PlatformJob, SHARED_ALIAS) if spec.platform else (JobOutbox, TENANT_ALIAS)
 
 
+@dataclass(frozen=True, slots=True)
+class JobRef:
+    actor: str
+    tenant_id: str | None
+    job_id: int
+
+
+_current_job: ContextVar[JobRef | None] = ContextVar("saas_current_job", default=None)
+
+
+def current_job() -> JobRef:
+    """The job this code runs in: what a job with an external effect derives its
+    idempotency key from (an e-mail's Message-ID), the same on every redelivery."""
+    job = _current_job.get()
+    if job is None:
+        raise RuntimeError("not running in a job")
+    return job
+
+
 async def execute_job(tenancy: Tenancy, spec: ActorSpec, tenant_id: str | None, job_id: int) -> str:
     """Run the job once; returns "done", or "skipped" when it was already done."""
-    with tenancy.bind():
-        async with await _scope(tenancy, spec, tenant_id):
-            model, alias = _store(spec)
-            if not spec.transactional:
-                return await _run(spec, model, job_id, lock=False)
-            async with in_transaction(alias):
-                # On SQLite the transaction began IMMEDIATE: it holds the write lock.
-                return await _run(spec, model, job_id, lock=True)
+    job = _current_job.set(JobRef(spec.name, tenant_id, job_id))
+    try:
+        with tenancy.bind():
+            async with await _scope(tenancy, spec, tenant_id):
+                model, alias = _store(spec)
+                if not spec.transactional:
+                    return await _run(spec, model, job_id, lock=False)
+                async with in_transaction(alias):
+                    # On SQLite the transaction began IMMEDIATE: it holds the write lock.
+                    return await _run(spec, model, job_id, lock=True)
+    finally:
+        _current_job.reset(job)
 
 
 async def _run(spec: ActorSpec, model: type[OutboxRow], job_id: int, *, lock: bool) -> str:

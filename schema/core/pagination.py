@@ -46,18 +46,26 @@ class Connection(Generic[NodeType]):
         return [edge.node for edge in self.edges]
 
 
-def encode_cursor(key: int) -> str:
+def encode_cursor(key: int | str) -> str:
     return base64.urlsafe_b64encode(f"cursor:{key}".encode()).decode()
+
+
+def decode_text_cursor(cursor: str) -> str:
+    """The key of a cursor over a text column (``paginate(text_key=...)``)."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise PublicError("invalid cursor", ErrorCode.BAD_REQUEST) from None
+    prefix, _, key = raw.partition(":")
+    if prefix != "cursor":
+        raise PublicError("invalid cursor", ErrorCode.BAD_REQUEST)
+    return key
 
 
 def decode_cursor(cursor: str) -> int:
     try:
-        raw = base64.urlsafe_b64decode(cursor.encode()).decode()
-        prefix, _, key = raw.partition(":")
-        if prefix != "cursor":
-            raise ValueError(cursor)
-        return int(key)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return int(decode_text_cursor(cursor))
+    except ValueError:
         raise PublicError("invalid cursor", ErrorCode.BAD_REQUEST) from None
 
 
@@ -87,23 +95,29 @@ async def paginate(
     to_node: Callable[[Any], NodeType],
     *,
     newest_first: bool = False,
+    text_key: str | None = None,
 ) -> Connection[NodeType]:
-    """Page ``query`` by primary key; ``newest_first`` lists the highest ids first."""
+    """Page ``query`` by primary key, or by ``text_key``, a unique text column (the
+    registry's tenants by ``slug``: their ids are not integers); ``newest_first`` lists
+    the highest keys first."""
     size = page.size()
     backwards = page.last is not None
+    column = text_key or "id"
+    decode: Callable[[str], int | str] = decode_text_cursor if text_key else decode_cursor
     if page.after is not None:
-        key = decode_cursor(page.after)
-        query = query.filter(id__lt=key) if newest_first else query.filter(id__gt=key)
+        key = decode(page.after)
+        query = query.filter(**{f"{column}__lt" if newest_first else f"{column}__gt": key})
     if page.before is not None:
-        key = decode_cursor(page.before)
-        query = query.filter(id__gt=key) if newest_first else query.filter(id__lt=key)
+        key = decode(page.before)
+        query = query.filter(**{f"{column}__gt" if newest_first else f"{column}__lt": key})
     ascending = newest_first == backwards
-    rows: Sequence[Any] = await query.order_by("id" if ascending else "-id").limit(size + 1)
+    order = column if ascending else f"-{column}"
+    rows: Sequence[Any] = await query.order_by(order).limit(size + 1)
     has_more = len(rows) > size
     rows = list(rows[:size])
     if backwards:
         rows.reverse()
-    edges = [Edge(cursor=encode_cursor(row.id), node=to_node(row)) for row in rows]
+    edges = [Edge(cursor=encode_cursor(getattr(row, column)), node=to_node(row)) for row in rows]
     return Connection(
         edges=edges,
         page_info=PageInfo(

@@ -43,8 +43,11 @@ def test_defaults() -> None:
         backup_keys={},
         backup_retention=(7, 4, 12),
         backup_interval_hours=24.0,
+        mail_url="",
+        mail_from="noreply@example.com",
     )
     assert settings.production is False
+    assert settings.mail_directory == Path("./var/mail")
     assert settings.backup_path == Path("./var/backups")
 
 
@@ -92,6 +95,9 @@ def test_values_are_parsed(environ: dict[str, str], attribute: str, expected: ob
         ("SAAS_GRAPHQL_MAX_DEPTH", "-3", "must be a positive whole number"),
         ("SAAS_MAX_BODY_BYTES", "1.5", "must be a whole number"),
         ("SAAS_LOG_LEVEL", "TRACE", "must be one of DEBUG, INFO, WARNING, ERROR"),
+        ("SAAS_MAIL_URL", "http://mx", "must be file:///path, smtp://host or smtps://host"),
+        ("SAAS_MAIL_URL", "smtp://mx?tls=1", "unknown parameters tls"),
+        ("SAAS_MAIL_FROM", "noreply", "must be an e-mail address"),
     ],
 )
 def test_invalid_value_names_variable_value_and_rule(name: str, raw: str, reason: str) -> None:

@@ -21,9 +21,7 @@ from starlette.routing import Route
 from saas.graphql_http import GraphQLHTTP
 from saas.middleware import RequestContextMiddleware
 from saas.observability import JsonFormatter
-from schema.core.principal import ANONYMOUS, Principal
 from tenants.provisioning import create_tenant
-from tenants.records import TenantRecord
 from tenants.resolver import TenantResolver
 from tenants.runtime import Tenancy
 from tests.saas.harness import GRAPHQL_RESPONSE, SETTINGS_QUERY, AppStarter, RunningApp, error_code
@@ -418,16 +416,11 @@ async def test_production_refuses_introspection_suggestions_and_graphiql(
 # -- masking and the method check, on a toy schema behind the real edge ------------------
 
 
-async def anonymous(tenant: TenantRecord, authorization: str | None) -> Principal:
-    return ANONYMOUS
-
-
 def toy_app(tenancy: Tenancy) -> Starlette:
     """The production edge (GraphQLHTTP, request-id middleware) around the toy engine."""
     edge = GraphQLHTTP(
         toy_engine(),
         TenantResolver(tenancy.registry, "localhost"),
-        anonymous,
         max_body_bytes=MAX_BODY,
         graphiql=False,
     )

@@ -11,17 +11,26 @@ from schema.core.permissions import declared_permission, public, requires
 from schema.root import build_schema
 
 
-def root_declarations(schema: strawberry.Schema) -> dict[str, str | None]:
-    """``Type.field`` -> what it declares, for every field of the query and mutation roots."""
+def root_permission_classes(schema: strawberry.Schema) -> dict[str, list[type[BasePermission]]]:
+    """``Type.field`` -> its permission classes, for every field of the query and mutation
+    roots (also walked for the operator's schema, ``tests/schema/operator``)."""
     roots = (schema._schema.query_type, schema._schema.mutation_type)
-    found: dict[str, str | None] = {}
+    found: dict[str, list[type[BasePermission]]] = {}
     for root in filter(None, roots):
         definition = schema.get_type_by_name(root.name)
         assert definition is not None
         for field in definition.fields:
             name = schema.config.name_converter.get_graphql_name(field)
-            found[f"{root.name}.{name}"] = declared_permission(field.permission_classes)
+            found[f"{root.name}.{name}"] = list(field.permission_classes)
     return found
+
+
+def root_declarations(schema: strawberry.Schema) -> dict[str, str | None]:
+    """``Type.field`` -> what it declares, for every field of the query and mutation roots."""
+    return {
+        name: declared_permission(classes)
+        for name, classes in root_permission_classes(schema).items()
+    }
 
 
 def test_every_root_field_declares_its_permission() -> None:
