@@ -48,6 +48,14 @@ _TENANCY_STATUS: dict[type[TenancyError], tuple[int, ErrorCode]] = {
 }
 
 
+def tenancy_error(exc: TenancyError) -> HTTPError:
+    """What a request for an unknown, suspended or not-ready tenant gets (also used by
+    the OAuth endpoints)."""
+    status, code = _TENANCY_STATUS.get(type(exc), (404, ErrorCode.TENANT_NOT_FOUND))
+    headers = {"retry-after": "30"} if status == 503 else None
+    return HTTPError(status, code, str(exc), headers)
+
+
 def negotiate(accept: str | None) -> str | None:
     """The response media type, or None when nothing acceptable (406)."""
     if not accept:
@@ -181,7 +189,7 @@ class GraphQLHTTP:
                 path_slug=scope.get("path_params", {}).get("slug"),
             )
         except TenancyError as exc:
-            raise self._tenancy_error(exc) from exc
+            raise tenancy_error(exc) from exc
         tenant_var.set(tenant.slug)
         graphql_request = await self._read(scope, receive, headers)
         watch = Stopwatch()
@@ -190,7 +198,7 @@ class GraphQLHTTP:
             async with tenant_scope(tenant):
                 response = await self.engine.run(graphql_request, context)
         except TenancyError as exc:
-            raise self._tenancy_error(exc) from exc
+            raise tenancy_error(exc) from exc
         record_graphql(
             tenant.slug,
             response.operation_name,
@@ -208,12 +216,6 @@ class GraphQLHTTP:
             else 200
         )
         return _Reply(status, body, media_type)
-
-    @staticmethod
-    def _tenancy_error(exc: TenancyError) -> HTTPError:
-        status, code = _TENANCY_STATUS.get(type(exc), (404, ErrorCode.TENANT_NOT_FOUND))
-        headers = {"retry-after": "30"} if status == 503 else None
-        return HTTPError(status, code, str(exc), headers)
 
     async def _read(
         self, scope: Scope, receive: Receive, headers: dict[bytes, str]
