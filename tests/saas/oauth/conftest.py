@@ -9,6 +9,7 @@ import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
@@ -24,6 +25,7 @@ from schema.oauth.models import ClientKind, GrantType
 from tenants.records import TenantRecord
 from tenants.scope import tenant_scope
 from tests.saas.harness import RunningApp
+from tests.schema.oauth.forge import parts
 
 EMAIL = "ada@acme.example"
 PASSWORD = "correct horse battery"
@@ -197,3 +199,59 @@ def redirect_params(response: httpx.Response) -> dict[str, str]:
 async def user_of(world: World) -> User:
     async with tenant_scope(world.tenant):
         return await User.get(id=world.user_id)
+
+
+async def get_code(
+    world: World, client: Registered, *, scope: str = "orders:read offline_access"
+) -> tuple[str, str]:
+    """A fresh code for ``client`` and its PKCE verifier."""
+    verifier, challenge = pkce_pair()
+    response = await sign_in(
+        world.client, authorize_url(world, client, scope=scope, challenge=challenge)
+    )
+    return redirect_params(response)["code"], verifier
+
+
+def credentials(client: Registered) -> dict[str, str]:
+    if client.secret is None:
+        return {"client_id": client.client_id}
+    return {"client_id": client.client_id, "client_secret": client.secret}
+
+
+async def token_request(world: World, client: Registered, **form: str) -> httpx.Response:
+    return await world.client.post(world.url("/oauth/token"), data={**credentials(client), **form})
+
+
+async def redeem(world: World, client: Registered, code: str, verifier: str) -> httpx.Response:
+    return await token_request(
+        world,
+        client,
+        grant_type="authorization_code",
+        code=code,
+        redirect_uri=client.redirect_uri or "",
+        code_verifier=verifier,
+    )
+
+
+async def refresh(world: World, client: Registered, token: str) -> httpx.Response:
+    return await token_request(world, client, grant_type="refresh_token", refresh_token=token)
+
+
+async def introspect(world: World, token: str) -> dict[str, Any]:
+    partner = world.partner
+    response = await world.client.post(
+        world.url("/oauth/introspect"),
+        data={"token": token},
+        auth=(partner.client_id, partner.secret or ""),
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def sid_of(access_token: str) -> str:
+    return str(parts(access_token)[1]["sid"])
+
+
+def error_of(response: httpx.Response) -> str:
+    assert response.status_code in (400, 401), response.text
+    return str(response.json()["error"])
