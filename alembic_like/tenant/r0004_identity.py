@@ -111,7 +111,7 @@ def upgrade(dialect: str) -> list[str]:
                 REFERENCES identity_verification (id) ON DELETE CASCADE,
             kind VARCHAR(32) NOT NULL,
             reference VARCHAR(100) NOT NULL,
-            file_ref VARCHAR(500) NOT NULL)""",
+            file_reference VARCHAR(500) NOT NULL)""",
         "CREATE INDEX idx_identity_document_verification ON identity_document (verification_id)",
     ]
 

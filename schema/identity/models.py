@@ -174,7 +174,7 @@ class IdentityDocument(Model):
     )
     kind = fields.CharEnumField(DocumentKind, max_length=32)
     reference = fields.CharField(max_length=100)
-    file_ref = fields.CharField(max_length=500)
+    file_reference = fields.CharField(max_length=500)
 
     class Meta:
         app = "tenant"

@@ -30,7 +30,6 @@ from schema.identity.validation import (
     clean_phone,
     clean_reason,
     fail,
-    lookup_email,
     raise_if_any,
 )
 from tenants.backends import TENANT_ALIAS
@@ -157,14 +156,18 @@ async def create_user(
 
 
 async def _active_user(email: str) -> User | None:
-    address = lookup_email(email)
-    user = await User.get_or_none(email=address) if address else None
+    """The active user of ``email``; a malformed email is refused (REQUIRED, TOO_LONG,
+    INVALID), a well-formed one of nobody's gives None."""
+    errors: list[FieldError] = []
+    address = clean_email(email, errors)
+    raise_if_any(errors)
+    user = await User.get_or_none(email=address)
     return user if user is not None and user.status is UserStatus.ACTIVE else None
 
 
 async def request_email_verification(email: str) -> None:
-    """Mail a new verification link, if ``email`` is an active, unverified user's. Says
-    nothing either way, so nobody learns which addresses have accounts."""
+    """Mail a new verification link, if ``email`` is an active, unverified user's. Answers
+    the same either way, so nobody learns which addresses have accounts."""
     user = await _active_user(email)
     if user is None or user.email_verified_at is not None:
         return
@@ -186,7 +189,7 @@ async def verify_email(token: str) -> User:
 
 
 async def request_password_reset(email: str) -> None:
-    """Mail a reset link, if ``email`` is an active user's; the same silence otherwise.
+    """Mail a reset link, if ``email`` is an active user's; the same answer otherwise.
     A reset does not unlock a locked account."""
     user = await _active_user(email)
     if user is None:

@@ -162,7 +162,8 @@ async def _count_failure(attempt: _Attempt, user: User, policy: IdentityPolicy) 
             failed_sign_ins=F("failed_sign_ins") + 1, last_failed_sign_in_at=attempt.now
         )
         fresh = await User.get(id=user.id)
-        code = SignInCode.INVALID_CREDENTIALS
+        # Locked meanwhile by a concurrent failure: this guess came too late as well.
+        code = SignInCode.INVALID_CREDENTIALS if fresh.locked_at is None else SignInCode.LOCKED
         if fresh.locked_at is None and fresh.failed_sign_ins >= policy.lockout_after_failures:
             await User.filter(id=user.id).update(locked_at=attempt.now)
             await send_mail(fresh, "account_locked", failures=fresh.failed_sign_ins)

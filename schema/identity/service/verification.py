@@ -29,7 +29,7 @@ from tenants.backends import TENANT_ALIAS
 
 MAX_DOCUMENTS = 10
 MAX_REFERENCE_LENGTH = 100
-MAX_FILE_REF_LENGTH = 500
+MAX_FILE_REFERENCE_LENGTH = 500
 _CAN_SUBMIT = (IdentityStatus.UNVERIFIED, IdentityStatus.REJECTED)
 
 
@@ -37,7 +37,7 @@ _CAN_SUBMIT = (IdentityStatus.UNVERIFIED, IdentityStatus.REJECTED)
 class DocumentSubmission:
     kind: DocumentKind
     reference: str  # the document's number
-    file_ref: str  # where the uploaded file is (a storage key or URL)
+    file_reference: str  # where the uploaded file is (a storage key or URL)
 
 
 def _checked_documents(documents: Sequence[DocumentSubmission]) -> list[DocumentSubmission]:
@@ -50,10 +50,13 @@ def _checked_documents(documents: Sequence[DocumentSubmission]) -> list[Document
         reference = clean_text(
             document.reference, errors, (*at, "reference"), max_length=MAX_REFERENCE_LENGTH
         )
-        file_ref = clean_text(
-            document.file_ref, errors, (*at, "file_ref"), max_length=MAX_FILE_REF_LENGTH
+        file_reference = clean_text(
+            document.file_reference,
+            errors,
+            (*at, "file_reference"),
+            max_length=MAX_FILE_REFERENCE_LENGTH,
         )
-        cleaned.append(DocumentSubmission(document.kind, reference or "", file_ref or ""))
+        cleaned.append(DocumentSubmission(document.kind, reference or "", file_reference or ""))
     raise_if_any(errors)
     return cleaned
 
@@ -80,7 +83,7 @@ async def submit_identity(
                     verification_id=verification.id,
                     kind=d.kind,
                     reference=d.reference,
-                    file_ref=d.file_ref,
+                    file_reference=d.file_reference,
                 )
                 for d in cleaned
             ]
