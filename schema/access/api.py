@@ -1,8 +1,704 @@
-"""GraphQL face of this domain: ``QUERIES``, ``MUTATIONS`` and extra ``TYPES`` are merged
-into the root schema by ``schema.root``."""
+"""GraphQL face of roles and permissions: ``me``, the permission catalog, roles and their
+assignments, access reviews.
+
+Roles are named by their ``key`` in arguments (keys never change); users and review items
+by global ID; merchants by their integer id (as ``User.merchantId``), until the merchants
+domain gives them nodes. ``me`` has one shape for every principal: ``kind`` says who is
+asking, ``user`` is null for an OAuth client acting as itself (client credentials), and
+``clientId`` is null for a user signed in without a token (never through HTTP).
+"""
 
 from __future__ import annotations
 
-QUERIES: list[type] = []
-MUTATIONS: list[type] = []
-TYPES: list[type] = []
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from enum import Enum
+from typing import Any, TypeVar
+
+import strawberry
+
+from schema.access import reviews, service
+from schema.access.catalog import PERMISSIONS, PRIVILEGED, expand
+from schema.access.models import (
+    AccessReview,
+    AccessReviewItem,
+    Decision,
+    ItemKind,
+    ReviewStatus,
+    Role,
+    RoleAssignment,
+)
+from schema.access.templates import MerchantScope
+from schema.core.errors import DomainError, FieldError
+from schema.core.nodes import Node, from_global_id, register_node, to_global_id
+from schema.core.pagination import Connection, Edge, PageRequest, paginate
+from schema.core.permissions import authenticated, ensure_permission, public, requires
+from schema.core.principal import Principal, PrincipalKind
+from schema.identity.api import UserNode
+from schema.identity.models import User
+from schema.settings.service import get_settings
+
+strawberry.enum(MerchantScope, name="RoleMerchantScope", description="Whether an assignment "
+                "of the role names a merchant.")  # fmt: skip
+strawberry.enum(PrincipalKind, description="Who is asking.")
+strawberry.enum(ReviewStatus, name="AccessReviewStatus")
+strawberry.enum(ItemKind, name="AccessReviewItemKind")
+strawberry.enum(Decision, name="AccessReviewDecision")
+
+
+def user_gid(user_id: int | None) -> strawberry.ID | None:
+    return None if user_id is None else to_global_id("User", user_id)
+
+
+def decode_id(global_id: str, type_name: str, field: str) -> int:
+    """The integer key of a global ID of ``type_name``; a payload error otherwise."""
+    found, key = from_global_id(global_id)
+    if found != type_name or not key.isdigit() or int(key) <= 0:
+        raise DomainError([FieldError((field,), "INVALID", f"not a {type_name} ID")])
+    return int(key)
+
+
+T = TypeVar("T")
+
+
+# --- the catalog -------------------------------------------------------------------------
+
+
+@strawberry.type(name="Permission", description="A permission of the catalog.")
+class PermissionType:
+    name: str = strawberry.field(description="`resource:verb`.")
+    description: str = strawberry.field(description="What it allows.")
+    privileged: bool = strawberry.field(description="Listed by access reviews when held.")
+
+
+# --- roles -------------------------------------------------------------------------------
+
+
+@strawberry.type(name="Role", description="A named set of permissions.")
+class RoleType(Node):
+    key: str = strawberry.field(description="How arguments name the role; never changes.")
+    name: str
+    description: str
+    template: bool = strawberry.field(
+        description="A platform template: read-only, copy it into a role of your own."
+    )
+    merchant_scope: MerchantScope
+    permissions: list[str] = strawberry.field(
+        description="Permissions and patterns (`orders:*`, `*`) as the role lists them."
+    )
+    created_at: datetime
+    updated_at: datetime
+
+    @strawberry.field(description="Every catalog permission the role grants, patterns expanded.")
+    def granted_permissions(self) -> list[str]:
+        return sorted(expand(self.permissions))
+
+    @classmethod
+    def from_model(cls, row: Role, permissions: Sequence[str] = ()) -> RoleType:
+        return cls(
+            id=to_global_id("Role", row.id),
+            key=row.key,
+            name=row.name,
+            description=row.description,
+            template=row.template,
+            merchant_scope=row.merchant_scope,
+            permissions=list(permissions),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+async def role_types(rows: Sequence[Role]) -> list[RoleType]:
+    """Roles with their permissions, in one query for all of them."""
+    stored = await service.stored_permissions_of([r.id for r in rows])
+    return [RoleType.from_model(r, stored[r.id]) for r in rows]
+
+
+@strawberry.type(name="RoleAssignment", description="A user holds a role.")
+class RoleAssignmentType(Node):
+    user_id: strawberry.ID
+    role_key: str
+    merchant_id: int | None = strawberry.field(
+        description="The merchant the role is limited to; null: the whole tenant."
+    )
+    granted_by: str = strawberry.field(description="Who granted it: `user:12`, `system:cli`...")
+    granted_at: datetime
+    reason: str | None
+
+    @classmethod
+    def from_model(cls, row: RoleAssignment) -> RoleAssignmentType:
+        return cls(
+            id=to_global_id("RoleAssignment", row.id),
+            user_id=strawberry.ID(user_gid(row.user_id) or ""),
+            role_key=row.role.key,
+            merchant_id=row.merchant_id,
+            granted_by=row.granted_by,
+            granted_at=row.granted_at,
+            reason=row.reason,
+        )
+
+
+def visible_assignments(principal: Principal) -> Any:
+    """Assignments a holder of ``roles:read`` sees: theirs are the merchants it holds it for."""
+    query = RoleAssignment.all().select_related("role")
+    merchants = principal.grants.merchants("roles:read")
+    return query if merchants is None else query.filter(merchant_id__in=list(merchants))
+
+
+# --- access reviews ----------------------------------------------------------------------
+
+
+@strawberry.type(name="AccessReviewItem", description="One finding of an access review.")
+class AccessReviewItemType(Node):
+    kind: ItemKind
+    user_id: strawberry.ID | None
+    role_key: str | None
+    merchant_id: int | None
+    last_login_at: datetime | None = strawberry.field(
+        description="Dormant accounts: the last sign-in found (null: never)."
+    )
+    roles: list[str] | None = strawberry.field(description="Dormant accounts: the staff roles.")
+    privileged_permissions: list[str] | None = strawberry.field(
+        description="Privileged holders: the privileged permissions the role grants."
+    )
+    holders: int | None = strawberry.field(description="Unused roles: how many hold it.")
+    decision: Decision | None
+    decided_by: str | None
+    decided_at: datetime | None
+    reason: str | None
+
+    @classmethod
+    def from_model(cls, row: AccessReviewItem) -> AccessReviewItemType:
+        detail = row.detail or {}
+        return cls(
+            id=to_global_id("AccessReviewItem", row.id),
+            kind=row.kind,
+            user_id=user_gid(row.user_id),
+            role_key=row.role_key,
+            merchant_id=row.merchant_id,
+            last_login_at=row.last_login_at,
+            roles=detail.get("roles"),
+            privileged_permissions=detail.get("privileged"),
+            holders=detail.get("holders"),
+            decision=row.decision,
+            decided_by=row.decided_by,
+            decided_at=row.decided_at,
+            reason=row.reason,
+        )
+
+
+@strawberry.type(name="AccessReview", description="A periodic review of who holds what.")
+class AccessReviewType(Node):
+    pk: strawberry.Private[int]
+    period: str
+    status: ReviewStatus
+    dormant_days: int = strawberry.field(description="No sign-in for this long: dormant.")
+    unused_days: int = strawberry.field(description="No holder signed in for this long: unused.")
+    opened_by: str
+    opened_at: datetime
+    closed_at: datetime | None
+
+    @strawberry.field(description="The review's findings, in the order they were found.")
+    async def items(
+        self,
+        decided: bool | None = None,
+        kind: ItemKind | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[AccessReviewItemType]:
+        query = AccessReviewItem.filter(review_id=self.pk)
+        if decided is not None:
+            query = query.filter(decision__isnull=not decided)
+        if kind is not None:
+            query = query.filter(kind=kind)
+        page = PageRequest(first=first, after=after, last=last, before=before)
+        return await paginate(query, page, AccessReviewItemType.from_model)
+
+    @classmethod
+    def from_model(cls, row: AccessReview) -> AccessReviewType:
+        return cls(
+            id=to_global_id("AccessReview", row.id),
+            pk=row.id,
+            period=row.period,
+            status=row.status,
+            dormant_days=row.dormant_days,
+            unused_days=row.unused_days,
+            opened_by=row.opened_by,
+            opened_at=row.opened_at,
+            closed_at=row.closed_at,
+        )
+
+
+# --- me ----------------------------------------------------------------------------------
+
+
+@strawberry.type(description="The tenant the request is for.")
+class MeTenant:
+    slug: str
+    name: str
+
+
+@strawberry.type(description="A role the user holds.")
+class HeldRole:
+    key: str
+    name: str
+    merchant_id: int | None = strawberry.field(
+        description="The merchant it is limited to; null: the whole tenant."
+    )
+
+
+@strawberry.type(description="A permission this request holds.")
+class EffectivePermission:
+    permission: str
+    merchant_ids: list[int] | None = strawberry.field(
+        description="The merchants it holds for; null: every merchant of the tenant."
+    )
+
+
+@strawberry.type(
+    description="Who is asking and what they may do: for clients to hide what the caller "
+    "cannot do. `permissions` are the effective ones: the roles (or a client's allowed "
+    "scopes) narrowed by the token's scope."
+)
+class Me:
+    kind: PrincipalKind
+    user: UserNode | None = strawberry.field(
+        description="The signed-in user; null for an OAuth client acting as itself."
+    )
+    client_id: str | None = strawberry.field(description="The OAuth client of the token.")
+    tenant: MeTenant
+    roles: list[HeldRole]
+    permissions: list[EffectivePermission]
+    scopes: list[str] = strawberry.field(description="The token's scopes.")
+
+
+def effective_permissions(principal: Principal) -> list[EffectivePermission]:
+    return [
+        EffectivePermission(
+            permission=permission,
+            merchant_ids=None if merchants is None else sorted(merchants),
+        )
+        for permission, merchants in sorted(principal.grants.by_permission.items())
+    ]
+
+
+async def build_me(context: Any) -> Me:
+    principal: Principal = context.principal
+    user, roles = None, []
+    if principal.kind is PrincipalKind.USER and principal.user_id is not None:
+        row = await User.get_or_none(id=principal.user_id)
+        if row is not None:
+            user = UserNode.from_model(row)
+            held = await service.roles_of(row.id)
+            roles = [HeldRole(key=h.key, name=h.name, merchant_id=h.merchant_id) for h in held]
+    settings = await get_settings()
+    return Me(
+        kind=principal.kind,
+        user=user,
+        client_id=principal.client_id,
+        tenant=MeTenant(slug=context.tenant.slug, name=settings.name),
+        roles=roles,
+        permissions=effective_permissions(principal),
+        scopes=sorted(principal.scopes),
+    )
+
+
+# --- node fetchers -----------------------------------------------------------------------
+
+
+def _key(key: str) -> int | None:
+    return int(key) if key.isdigit() else None
+
+
+async def _fetch_role(key: str, context: Any) -> RoleType | None:
+    ensure_permission(context, "roles:read")
+    row = await Role.get_or_none(id=_key(key)) if _key(key) else None
+    return (await role_types([row]))[0] if row else None
+
+
+async def _fetch_assignment(key: str, context: Any) -> RoleAssignmentType | None:
+    principal = ensure_permission(context, "roles:read")
+    row = await visible_assignments(principal).get_or_none(id=_key(key)) if _key(key) else None
+    return RoleAssignmentType.from_model(row) if row else None
+
+
+async def _fetch_review(key: str, context: Any) -> AccessReviewType | None:
+    ensure_permission(context, "access_reviews:read")
+    row = await AccessReview.get_or_none(id=_key(key)) if _key(key) else None
+    return AccessReviewType.from_model(row) if row else None
+
+
+async def _fetch_item(key: str, context: Any) -> AccessReviewItemType | None:
+    ensure_permission(context, "access_reviews:read")
+    row = await AccessReviewItem.get_or_none(id=_key(key)) if _key(key) else None
+    return AccessReviewItemType.from_model(row) if row else None
+
+
+register_node("Role", _fetch_role)
+register_node("RoleAssignment", _fetch_assignment)
+register_node("AccessReview", _fetch_review)
+register_node("AccessReviewItem", _fetch_item)
+
+
+# --- queries -----------------------------------------------------------------------------
+
+
+@strawberry.type
+class AccessQuery:
+    @strawberry.field(permission_classes=[authenticated], description="Who is asking.")
+    async def me(self, info: strawberry.Info) -> Me:
+        return await build_me(info.context)
+
+    @strawberry.field(
+        permission_classes=[public],
+        description="Every permission of the platform and what it allows, by name.",
+    )
+    def permissions(self) -> list[PermissionType]:
+        return [
+            PermissionType(name=name, description=what, privileged=name in PRIVILEGED)
+            for name, what in sorted(PERMISSIONS.items())
+        ]
+
+    @strawberry.field(
+        permission_classes=[requires("roles:read")], description="The tenant's roles, by key."
+    )
+    async def roles(
+        self,
+        template: bool | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[RoleType]:
+        query = Role.all() if template is None else Role.filter(template=template)
+        page = PageRequest(first=first, after=after, last=last, before=before)
+        rows: Connection[Role] = await paginate(query, page, lambda row: row)
+        nodes = await role_types([edge.node for edge in rows.edges])
+        edges = [Edge(cursor=e.cursor, node=n) for e, n in zip(rows.edges, nodes, strict=True)]
+        return Connection(edges=edges, page_info=rows.page_info)
+
+    @strawberry.field(permission_classes=[requires("roles:read")], description="A role by key.")
+    async def role(self, key: str) -> RoleType | None:
+        row = await Role.get_or_none(key=key)
+        return (await role_types([row]))[0] if row else None
+
+    @strawberry.field(
+        permission_classes=[requires("roles:read")],
+        description="Who holds which role; holders of `roles:read` for some merchants see "
+        "only those merchants' assignments.",
+    )
+    async def role_assignments(
+        self,
+        info: strawberry.Info,
+        user_id: strawberry.ID | None = None,
+        role_key: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[RoleAssignmentType]:
+        query = visible_assignments(info.context.principal)
+        if user_id is not None:
+            query = query.filter(user_id=_global_key(user_id, "User"))
+        if role_key is not None:
+            query = query.filter(role__key=role_key)
+        page = PageRequest(first=first, after=after, last=last, before=before)
+        return await paginate(query, page, RoleAssignmentType.from_model)
+
+    @strawberry.field(
+        permission_classes=[requires("access_reviews:read")],
+        description="Access reviews, newest first.",
+    )
+    async def access_reviews(
+        self,
+        status: ReviewStatus | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[AccessReviewType]:
+        query = AccessReview.all() if status is None else AccessReview.filter(status=status)
+        page = PageRequest(first=first, after=after, last=last, before=before)
+        return await paginate(query, page, AccessReviewType.from_model, newest_first=True)
+
+    @strawberry.field(
+        permission_classes=[requires("access_reviews:read")],
+        description="An access review by ID.",
+    )
+    async def access_review(
+        self, id: strawberry.ID, info: strawberry.Info
+    ) -> AccessReviewType | None:
+        type_name, key = from_global_id(id)
+        return await _fetch_review(key, info.context) if type_name == "AccessReview" else None
+
+
+def _global_key(global_id: str, type_name: str) -> int:
+    """For filters: an ID of another type matches nothing."""
+    found, key = from_global_id(global_id)
+    return int(key) if found == type_name and key.isdigit() else 0
+
+
+# --- mutations ---------------------------------------------------------------------------
+
+
+def error_type(mutation: str, codes: Sequence[str]) -> type:
+    """``<Mutation>Error`` with its own ``<Mutation>ErrorCode`` enum: one per mutation, so
+    clients branch on exactly the codes that mutation returns."""
+    code = strawberry.enum(
+        Enum(f"{mutation}ErrorCode", [(c, c) for c in codes]),  # type: ignore[misc]
+        description=f"Why {mutation[0].lower()}{mutation[1:]} was refused.",
+    )
+    annotations = {"field": list[str] | None, "message": str, "code": code}
+    cls = type(f"{mutation}Error", (), {"__annotations__": annotations, "__module__": __name__})
+    error: type = strawberry.type(cls, description="A refused input: which field, why.")
+    error.code_enum = code  # type: ignore[attr-defined]
+    return error
+
+
+def refused(error: type, exc: DomainError) -> list[Any]:
+    return [
+        error(field=list(e.field) or None, message=e.message, code=error.code_enum(e.code))  # type: ignore[attr-defined]
+        for e in exc.errors
+    ]
+
+
+_ROLE_INPUT = ("INVALID", "UNKNOWN_PERMISSION", "PERMISSION_NOT_HELD")
+RoleCreateError = error_type("RoleCreate", (*_ROLE_INPUT, "KEY_TAKEN"))
+RoleUpdateError = error_type(
+    "RoleUpdate",
+    (*_ROLE_INPUT, "ROLE_NOT_FOUND", "TEMPLATE_READ_ONLY", "SCOPE_CONFLICT", "NOTHING_TO_CHANGE"),
+)
+RoleDeleteError = error_type(
+    "RoleDelete",
+    ("INVALID", "PERMISSION_NOT_HELD", "ROLE_NOT_FOUND", "TEMPLATE_READ_ONLY", "ROLE_IN_USE"),
+)
+RoleAssignError = error_type(
+    "RoleAssign",
+    (
+        "INVALID", "PERMISSION_NOT_HELD", "ROLE_NOT_FOUND", "USER_NOT_FOUND", "USER_INACTIVE",
+        "MERCHANT_REQUIRED", "MERCHANT_NOT_ALLOWED", "MERCHANT_MISMATCH", "ALREADY_ASSIGNED",
+    ),
+)  # fmt: skip
+RoleUnassignError = error_type(
+    "RoleUnassign",
+    ("INVALID", "PERMISSION_NOT_HELD", "ROLE_NOT_FOUND", "ASSIGNMENT_NOT_FOUND", "LAST_OWNER"),
+)
+AccessReviewItemDecideError = error_type(
+    "AccessReviewItemDecide",
+    ("INVALID", "ITEM_NOT_FOUND", "ALREADY_DECIDED", "SELF_REVIEW", "LAST_OWNER"),
+)
+
+
+@strawberry.input
+class RoleCreateInput:
+    key: str = strawberry.field(description="2-50 characters of a-z, 0-9 and _; never changes.")
+    name: str
+    description: str = ""
+    permissions: list[str] = strawberry.field(
+        description="Catalog permissions and patterns (`orders:*`); you must hold them all."
+    )
+    merchant_scope: MerchantScope = MerchantScope.OPTIONAL
+    reason: str | None = None
+
+
+@strawberry.input
+class RoleUpdateInput:
+    key: str
+    name: str | None = None
+    description: str | None = None
+    permissions: list[str] | None = strawberry.field(
+        default=None, description="The new list, replacing the old one."
+    )
+    merchant_scope: MerchantScope | None = None
+    reason: str | None = None
+
+
+@strawberry.input
+class RoleDeleteInput:
+    key: str
+    reason: str | None = None
+
+
+@strawberry.input
+class RoleAssignInput:
+    user_id: strawberry.ID
+    role_key: str
+    merchant_id: int | None = strawberry.field(
+        default=None, description="The merchant the role is (to be) limited to; null: none."
+    )
+    reason: str | None = None
+
+
+@strawberry.input
+class RoleUnassignInput(RoleAssignInput):
+    pass
+
+
+@strawberry.input
+class AccessReviewItemDecideInput:
+    item_id: strawberry.ID
+    decision: Decision
+    reason: str | None = None
+
+
+@strawberry.type
+class RoleCreatePayload:
+    role: RoleType | None
+    errors: list[RoleCreateError]  # type: ignore[valid-type]
+
+
+@strawberry.type
+class RoleUpdatePayload:
+    role: RoleType | None
+    errors: list[RoleUpdateError]  # type: ignore[valid-type]
+
+
+@strawberry.type
+class RoleDeletePayload:
+    deleted_key: str | None
+    errors: list[RoleDeleteError]  # type: ignore[valid-type]
+
+
+@strawberry.type
+class RoleAssignPayload:
+    assignment: RoleAssignmentType | None
+    errors: list[RoleAssignError]  # type: ignore[valid-type]
+
+
+@strawberry.type
+class RoleUnassignPayload:
+    unassigned: bool
+    errors: list[RoleUnassignError]  # type: ignore[valid-type]
+
+
+@strawberry.type
+class AccessReviewItemDecidePayload:
+    item: AccessReviewItemType | None
+    errors: list[AccessReviewItemDecideError]  # type: ignore[valid-type]
+
+
+def _role_input(data: RoleCreateInput | RoleUpdateInput) -> service.RoleInput:
+    return service.RoleInput(
+        name=data.name,
+        description=data.description,
+        permissions=data.permissions,
+        merchant_scope=data.merchant_scope,
+    )
+
+
+async def _with_permissions(row: Role) -> RoleType:
+    return (await role_types([row]))[0]
+
+
+def _user_key(data: RoleAssignInput | RoleUnassignInput) -> int:
+    return decode_id(data.user_id, "User", "userId")
+
+
+async def attempt(call: Callable[[], Awaitable[T]], error: type) -> tuple[T | None, list[Any]]:
+    """What ``call`` returns, or None and the typed errors it was refused with."""
+    try:
+        return await call(), []
+    except DomainError as exc:
+        return None, refused(error, exc)
+
+
+@strawberry.type
+class AccessMutation:
+    @strawberry.mutation(
+        permission_classes=[requires("roles:manage")],
+        description="Create a role of the tenant's own.",
+    )
+    async def role_create(self, input: RoleCreateInput, info: strawberry.Info) -> RoleCreatePayload:
+        actor = info.context.principal
+        row, errors = await attempt(
+            lambda: service.create_role(actor, input.key, _role_input(input), reason=input.reason),
+            RoleCreateError,
+        )
+        return RoleCreatePayload(role=row and await _with_permissions(row), errors=errors)
+
+    @strawberry.mutation(
+        permission_classes=[requires("roles:manage")],
+        description="Change a role of the tenant's own (templates are read-only).",
+    )
+    async def role_update(self, input: RoleUpdateInput, info: strawberry.Info) -> RoleUpdatePayload:
+        actor = info.context.principal
+        row, errors = await attempt(
+            lambda: service.update_role(actor, input.key, _role_input(input), reason=input.reason),
+            RoleUpdateError,
+        )
+        return RoleUpdatePayload(role=row and await _with_permissions(row), errors=errors)
+
+    @strawberry.mutation(
+        permission_classes=[requires("roles:manage")],
+        description="Delete a role of the tenant's own that nobody holds.",
+    )
+    async def role_delete(self, input: RoleDeleteInput, info: strawberry.Info) -> RoleDeletePayload:
+        actor = info.context.principal
+        _, errors = await attempt(
+            lambda: service.delete_role(actor, input.key, reason=input.reason), RoleDeleteError
+        )
+        return RoleDeletePayload(deleted_key=None if errors else input.key, errors=errors)
+
+    @strawberry.mutation(
+        permission_classes=[requires("roles:assign")],
+        description="Give a user a role, for the whole tenant or one merchant. You must hold "
+        "everything the role grants, where it will hold.",
+    )
+    async def role_assign(self, input: RoleAssignInput, info: strawberry.Info) -> RoleAssignPayload:
+        actor = info.context.principal
+        row, errors = await attempt(
+            lambda: service.assign(
+                actor, _user_key(input), input.role_key,
+                merchant_id=input.merchant_id, reason=input.reason,
+            ),
+            RoleAssignError,
+        )  # fmt: skip
+        if row is not None:
+            await row.fetch_related("role")
+        return RoleAssignPayload(
+            assignment=row and RoleAssignmentType.from_model(row), errors=errors
+        )
+
+    @strawberry.mutation(
+        permission_classes=[requires("roles:assign")],
+        description="Take a role away. The tenant's last owner keeps theirs.",
+    )
+    async def role_unassign(
+        self, input: RoleUnassignInput, info: strawberry.Info
+    ) -> RoleUnassignPayload:
+        actor = info.context.principal
+        _, errors = await attempt(
+            lambda: service.unassign(
+                actor, _user_key(input), input.role_key,
+                merchant_id=input.merchant_id, reason=input.reason,
+            ),
+            RoleUnassignError,
+        )  # fmt: skip
+        return RoleUnassignPayload(unassigned=not errors, errors=errors)
+
+    @strawberry.mutation(
+        permission_classes=[requires("access_reviews:decide")],
+        description="Confirm or revoke an access review item. Revoking takes the access away "
+        "(see the README); nobody decides about their own account.",
+    )
+    async def access_review_item_decide(
+        self, input: AccessReviewItemDecideInput, info: strawberry.Info
+    ) -> AccessReviewItemDecidePayload:
+        actor = info.context.principal
+        row, errors = await attempt(
+            lambda: reviews.decide_item(
+                actor, decode_id(input.item_id, "AccessReviewItem", "itemId"), input.decision,
+                reason=input.reason,
+            ),
+            AccessReviewItemDecideError,
+        )  # fmt: skip
+        return AccessReviewItemDecidePayload(
+            item=row and AccessReviewItemType.from_model(row), errors=errors
+        )
+
+
+QUERIES: list[type] = [AccessQuery]
+MUTATIONS: list[type] = [AccessMutation]
+TYPES: list[type] = [RoleType, RoleAssignmentType, AccessReviewType, AccessReviewItemType]

@@ -36,6 +36,7 @@ class RolePermission(Model):
     role: fields.ForeignKeyRelation[Role] = fields.ForeignKeyField(
         "tenant.Role", related_name="permissions", on_delete=fields.CASCADE
     )
+    role_id: int
     permission = fields.CharField(max_length=100)
 
     class Meta:
@@ -136,6 +137,7 @@ class AccessReviewItem(Model):
     review: fields.ForeignKeyRelation[AccessReview] = fields.ForeignKeyField(
         "tenant.AccessReview", related_name="items", on_delete=fields.CASCADE
     )
+    review_id: int
     kind = fields.CharEnumField(ItemKind, max_length=30)
     user_id = fields.IntField(null=True)
     role_key = fields.CharField(max_length=50, null=True)

@@ -154,14 +154,18 @@ def forget_tenant_access() -> None:
 # --- reading access ----------------------------------------------------------------------
 
 
+async def stored_permissions_of(role_ids: Iterable[int]) -> dict[int, list[str]]:
+    """What each role lists (permissions and patterns, unexpanded), sorted."""
+    stored: dict[int, list[str]] = {role_id: [] for role_id in role_ids}
+    rows = await RolePermission.filter(role_id__in=list(stored)).order_by("permission")
+    for row in rows:
+        stored[row.role_id].append(row.permission)
+    return stored
+
+
 async def role_permissions(role_ids: Iterable[int]) -> dict[int, frozenset[str]]:
     """Each role's permissions, patterns expanded against the catalog."""
-    stored: dict[int, set[str]] = {role_id: set() for role_id in role_ids}
-    rows = await RolePermission.filter(role_id__in=list(stored)).values_list(
-        "role_id", "permission"
-    )
-    for role_id, permission in rows:
-        stored[role_id].add(permission)
+    stored = await stored_permissions_of(role_ids)
     return {role_id: expand(patterns) for role_id, patterns in stored.items()}
 
 
@@ -219,7 +223,7 @@ def holds(grants: Grants, permission: str, merchant_id: int | None) -> bool:
 # --- validation --------------------------------------------------------------------------
 
 
-def _clean_reason(reason: str | None, errors: list[FieldError]) -> str | None:
+def clean_reason(reason: str | None, errors: list[FieldError]) -> str | None:
     reason = (reason or "").strip()
     if len(reason) > MAX_REASON:
         errors.append(FieldError(("reason",), "INVALID", f"at most {MAX_REASON} characters"))
@@ -350,9 +354,7 @@ async def _role_or_error(key: str, *, field: str = "key") -> Role:
 
 
 async def stored_permissions(role_id: int) -> list[str]:
-    """What the role lists (permissions and patterns, unexpanded)."""
-    rows = await RolePermission.filter(role_id=role_id).values_list("permission", flat=True)
-    return sorted(str(p) for p in rows)
+    return (await stored_permissions_of([role_id]))[role_id]
 
 
 async def _set_permissions(
@@ -380,7 +382,7 @@ async def create_role(
     if not KEY_PATTERN.fullmatch(key):
         message = "key must be 2-50 characters of a-z, 0-9 and _, starting with a letter"
         errors.append(FieldError(("key",), "INVALID", message))
-    reason = _clean_reason(reason, errors)
+    reason = clean_reason(reason, errors)
     _raise(errors)
     permissions = list(clean.permissions or ())
     _raise_not_held(actor, {"roles:manage", *expand(permissions)}, None, "permissions")
@@ -427,7 +429,7 @@ async def update_role(
     """Change a role of the tenant's own. ``actor`` must hold, tenant-wide, what the role
     grants before and after: nobody edits a role above them."""
     clean, errors = _clean_role_input(changes, creating=False)
-    reason = _clean_reason(reason, errors)
+    reason = clean_reason(reason, errors)
     if clean == RoleInput():
         errors.append(FieldError((), "NOTHING_TO_CHANGE", "nothing to change was given"))
     _raise(errors)
@@ -460,7 +462,7 @@ async def update_role(
 async def delete_role(actor: Principal, key: str, *, reason: str | None = None) -> None:
     """Delete a role of the tenant's own that nobody holds."""
     errors: list[FieldError] = []
-    reason = _clean_reason(reason, errors)
+    reason = clean_reason(reason, errors)
     _raise(errors)
     async with in_transaction(TENANT_ALIAS):
         role = await _role_or_error(key)
@@ -471,11 +473,15 @@ async def delete_role(actor: Principal, key: str, *, reason: str | None = None) 
         if holders:
             message = f"{holders} assignment(s) of this role exist: unassign them first"
             raise DomainError([FieldError(("key",), "ROLE_IN_USE", message)])
-        await _record(
-            ChangeAction.ROLE_DELETED, role, actor, reason, detail={"permissions": permissions}
-        )
-        await role.delete()
+        await remove_role(actor, role, reason)
     forget_tenant_access()
+
+
+async def remove_role(actor: Principal, role: Role, reason: str | None) -> None:
+    """Delete a role nobody holds, recording what it granted (no checks: callers do theirs)."""
+    detail = {"permissions": await stored_permissions(role.id)}
+    await _record(ChangeAction.ROLE_DELETED, role, actor, reason, detail=detail)
+    await role.delete()
 
 
 # --- templates ---------------------------------------------------------------------------
@@ -563,7 +569,7 @@ async def _assign(
     keep_existing: bool,
 ) -> RoleAssignment:
     errors: list[FieldError] = []
-    reason = _clean_reason(reason, errors)
+    reason = clean_reason(reason, errors)
     if merchant_id is not None and merchant_id <= 0:
         errors.append(FieldError(("merchantId",), "INVALID", "not a merchant id"))
     _raise(errors)
@@ -618,8 +624,7 @@ async def assign(
 async def assign_role(user_id: int, role_key: str, *, merchant_id: int | None = None) -> None:
     """For the operator API (a tenant's first owner): as the system, so without the
     escalation check, and idempotent (an assignment that exists is kept)."""
-    acting = audit.current_acting().principal
-    actor = acting if acting.kind is PrincipalKind.SYSTEM else system_principal("operator")
+    actor = system_principal("operator")  # the audit record names the operator acting
     await _assign(actor, user_id, role_key, merchant_id, None, keep_existing=True)
 
 
@@ -668,7 +673,7 @@ async def unassign(
 ) -> None:
     """Take the role away; ``actor`` must hold what it grants (as for assigning it)."""
     errors: list[FieldError] = []
-    reason = _clean_reason(reason, errors)
+    reason = clean_reason(reason, errors)
     _raise(errors)
     async with in_transaction(TENANT_ALIAS):
         role = await _role_or_error(role_key, field="roleKey")

@@ -1,6 +1,9 @@
 """The ready-made roles every tenant starts with (REQUIREMENTS.md section 3).
 
-Each template is least privilege for the job it is named after. Templates are read-only
+Each template is least privilege for the job it is named after. The exception is the
+administrator: nobody grants what they do not hold, so the one who staffs the roles holds
+what they grant; only approving or moving money and unmasked personal data stay with the
+owner, who appoints the finance officers and operations directors. Templates are read-only
 in a tenant: the platform owns them and brings them up to date (``sync_templates``), and a
 tenant that wants another mix copies one into a role of its own. The owner's ``*`` covers
 every permission, including those later releases add; the auditor's list is every
@@ -10,10 +13,11 @@ the catalog. Merchant templates must be limited to one merchant when assigned.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from schema.access.catalog import ALL, PERMISSIONS
+from schema.access.catalog import ALL, PERMISSIONS, expand
 
 
 class MerchantScope(StrEnum):
@@ -35,6 +39,12 @@ class Template:
 
 OWNER = "owner"
 
+# A role can only be granted by someone holding all it grants, so whoever staffs the roles
+# holds them: the administrator holds every permission but those reserved to the owner.
+OWNER_RESERVED = frozenset(
+    {"payouts:approve", "approvals:decide", "finance:manage", "personal_data:read"}
+)
+_ADMINISTRATOR = tuple(sorted(set(PERMISSIONS) - OWNER_RESERVED))
 _AUDITOR = tuple(
     sorted(p for p in PERMISSIONS if p.endswith(":read") and p != "personal_data:read")
 )
@@ -47,14 +57,9 @@ TEMPLATES: tuple[Template, ...] = (
     ),
     Template(
         "administrator", "Administrator",
-        "Runs accounts, access, integrations and the tenant's settings; no business decisions.",
-        (
-            "settings:read", "settings:manage", "settings:history", "backups:read",
-            "backups:create", "audit:read", "users:read", "users:manage", "identity:review",
-            "identity:configure", "roles:read", "roles:manage", "roles:assign",
-            "access_reviews:read", "access_reviews:decide", "oauth_clients:read",
-            "oauth_clients:manage",
-        ),
+        "Runs accounts, access, integrations and settings, and staffs every role except "
+        "those that approve or move money, which the owner appoints.",
+        _ADMINISTRATOR,
     ),
     Template(
         "operations_director", "Operations director",
@@ -186,11 +191,27 @@ TEMPLATES: tuple[Template, ...] = (
 TEMPLATES_BY_KEY: dict[str, Template] = {t.key: t for t in TEMPLATES}
 
 
+def _listed(permissions: Iterable[str]) -> str:
+    return ", ".join(f"`{p}`" for p in sorted(permissions))
+
+
+def describe(permissions: Iterable[str]) -> str:
+    """A template's permissions in a few words where a list would be long."""
+    held = expand(permissions)
+    reads = {p for p in PERMISSIONS if p.endswith(":read")}
+    if held == set(PERMISSIONS):
+        return "every permission (`*`)"
+    if len(PERMISSIONS) - len(held) <= 8:
+        return f"every permission except {_listed(set(PERMISSIONS) - held)}"
+    if held <= reads and len(reads - held) <= 8:
+        return f"every `read` permission except {_listed(reads - held)}"
+    return _listed(held)
+
+
 def template_table() -> str:
     """The README's list of templates, generated here so the two never differ."""
     rows = [
-        f"| `{t.key}` | {t.name} | {t.merchant_scope.value} | "
-        f"{', '.join(f'`{p}`' for p in t.permissions)} |"
+        f"| `{t.key}` | {t.name} | {t.merchant_scope.value} | {describe(t.permissions)} |"
         for t in TEMPLATES
     ]
     header = "| key | role | merchant | permissions |\n|---|---|---|---|"

@@ -47,12 +47,13 @@ def make_work(
     *,
     pools: Mapping[str, int] = POOLS,
     relay: RelayConfig = FAST_RELAY,
+    actor_modules: tuple[str, ...] = JOB_MODULES,
 ) -> BackgroundWork:
     config = WorkerConfig(
         broker_url=broker_url,
         pools=dict(pools),
         relay=relay,
-        actor_modules=JOB_MODULES,
+        actor_modules=actor_modules,
         worker_timeout_ms=WORKER_TIMEOUT_MS,
     )
     return BackgroundWork(config, worker_tenancy(tenancy))
@@ -76,11 +77,14 @@ async def running_work(
     *,
     pools: Mapping[str, int] = POOLS,
     relay: RelayConfig | None = FAST_RELAY,
+    actor_modules: tuple[str, ...] = JOB_MODULES,
 ) -> AsyncIterator[BackgroundWork]:
     """Worker pools in this process's threads and (unless ``relay`` is None) the relay on
     this loop, as ``saas serve`` runs them: a fresh start, so in embedded mode the relay
     first resends every job still marked sent (that broker's messages died with it)."""
-    work = make_work(tenancy, broker_url, pools=pools, relay=relay or FAST_RELAY)
+    work = make_work(
+        tenancy, broker_url, pools=pools, relay=relay or FAST_RELAY, actor_modules=actor_modules
+    )
     await asyncio.to_thread(work.start_workers)
     try:
         if relay is None:

@@ -1,0 +1,1 @@
+"""The periodic access review's jobs."""
