@@ -18,6 +18,7 @@ import orjson
 from saas import backups_cli
 from saas.app import background_running, make_background, make_tenancy
 from saas.config import Settings, SettingsError, load_settings, parse_pools
+from saas.oauth import cli as keys_cli
 from saas.observability import configure_logging
 from schema.core.errors import DomainError
 from schema.root import SDL_PATH, build_schema, export_sdl
@@ -396,6 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     retry.add_argument("id", type=int)
 
     backups_cli.add_parser(commands)
+    keys_cli.add_parser(commands)
 
     schema = commands.add_parser("schema", help="the GraphQL SDL")
     schema_actions = schema.add_subparsers(dest="action", required=True)
@@ -409,6 +411,7 @@ HANDLERS: dict[str, Callable[[Settings, argparse.Namespace], Any]] = {
     "worker": cmd_worker,
     "jobs": cmd_jobs,
     "backups": backups_cli.run,
+    "keys": keys_cli.run,
     "migrate": cmd_migrate,
     "tenants": cmd_tenants,
     "schema": cmd_schema,

@@ -21,7 +21,11 @@ from workers.broker import WorkerRuntime, bind_actors, make_broker
 from workers.relay import Relay, RelayConfig, UnknownActor
 
 # Modules whose import declares the actors (``@tenant_actor`` / ``@platform_actor``).
-ACTOR_MODULES: tuple[str, ...] = ("workers.backups.actors", "workers.access.actors")
+ACTOR_MODULES: tuple[str, ...] = (
+    "workers.backups.actors",
+    "workers.access.actors",
+    "workers.oauth.actors",
+)
 
 
 @dataclass(frozen=True, slots=True)

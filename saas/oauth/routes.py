@@ -296,9 +296,10 @@ class OAuthEdge:
 
 
 def _sign_in_message(refused: SignInRefused) -> str:
-    """The identity service's own wording: it reveals no more than whether the password
-    was right for an active account, and only after it was."""
-    return str(refused.args[1] if len(refused.args) > 1 else refused)
+    """The identity service's own wording, as a sentence: it tells nothing about an
+    account before its password was right (see ``schema.identity.service.signin``)."""
+    text = refused.message
+    return f"{text[:1].upper()}{text[1:]}."
 
 
 def _oauth_error(error: str, description: str, status: int = 400) -> Response:
