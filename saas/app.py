@@ -23,11 +23,14 @@ from saas.config import Settings, load_settings
 from saas.graphql_http import GraphQLHTTP
 from saas.mail import mail_config
 from saas.middleware import RequestContextMiddleware
+from saas.oauth import oauth_config_from
+from saas.oauth.routes import OAuthEdge
 from saas.observability import BackendCollector, configure_logging
 from saas.operator import OperatorGraphQL
 from schema import TENANT_MODEL_MODULES, provision_hooks
 from schema.core.engine import GraphQLEngine
 from schema.core.limits import QueryLimits
+from schema.oauth.config import configure_oauth
 from schema.operator.api import build_operator_schema
 from schema.root import build_schema
 from tenants.migrations import behind_head_count
@@ -41,6 +44,9 @@ from workers.scheduler import run_scheduler
 
 
 def make_tenancy(settings: Settings) -> Tenancy:
+    # Every process (server, worker, command) makes its tenancy here, and tenants created
+    # or keys rotated anywhere must be sealed with the configured secret.
+    configure_oauth(oauth_config_from(settings))
     return Tenancy(settings.tenancy(), TENANT_MODEL_MODULES, provision_hooks=provision_hooks())
 
 
@@ -159,6 +165,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
+        *OAuthEdge(resolver, max_body_bytes=settings.max_body_bytes).routes(),
     ]
     app = Starlette(
         routes=routes,

@@ -25,6 +25,7 @@ from saas import audit_cli, backups_cli
 from saas.app import background_running, make_background, make_tenancy
 from saas.config import Settings, SettingsError, load_settings, parse_pools
 from saas.mail import mail_config
+from saas.oauth import cli as keys_cli
 from saas.observability import configure_logging
 from schema.core.errors import DomainError
 from schema.operator import credentials
@@ -497,6 +498,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     operator_actions.add_parser("disable", help="the key stops working").add_argument("name")
 
+    keys_cli.add_parser(commands)
+
     schema = commands.add_parser("schema", help="the GraphQL SDL")
     schema_actions = schema.add_subparsers(dest="action", required=True)
     export = schema_actions.add_parser(
@@ -514,6 +517,7 @@ HANDLERS: dict[str, Callable[[Settings, argparse.Namespace], Any]] = {
     "audit": audit_cli.run,
     "operators": cmd_operators,
     "mail": cmd_mail,
+    "keys": keys_cli.run,
     "migrate": cmd_migrate,
     "tenants": cmd_tenants,
     "schema": cmd_schema,

@@ -140,6 +140,36 @@ def _backup_keys(raw: str) -> dict[str, bytes]:
     return keys
 
 
+def _public_url(raw: str) -> str:
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    if parts.query or parts.fragment:
+        raise ValueError("must have no query or fragment")
+    return raw.strip().rstrip("/")
+
+
+MIN_SECRET_LENGTH = 32
+
+
+def _secret_keys(raw: str) -> tuple[str, ...]:
+    """Comma-separated secrets, newest first; each long enough to be a key."""
+    secrets = tuple(filter(None, (p.strip() for p in raw.split(","))))
+    if any(len(s) < MIN_SECRET_LENGTH for s in secrets):
+        raise ValueError(f"each secret must be at least {MIN_SECRET_LENGTH} characters")
+    return secrets
+
+
+def _bounded_int(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        value = _int(raw)
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return value
+
+    return parse
+
+
 def parse_retention(raw: str) -> tuple[int, int, int]:
     """``daily,weekly,monthly`` counts kept, e.g. ``7,4,12``."""
     parts = [p.strip() for p in raw.split(",")]
@@ -217,6 +247,20 @@ SETTINGS: tuple[Setting, ...] = (
             "files in <data dir>/mail"),
     Setting("SAAS_MAIL_FROM", "noreply@example.com", _mail_from,
             "sender address of mail to users (the tenant's name is its display name)"),
+    Setting("SAAS_PUBLIC_URL", "http://localhost:8000", _public_url,
+            "the platform's public base URL: each tenant's OAuth issuer is <this>/t/<slug> "
+            "(https in production)"),
+    Setting("SAAS_SECRET_KEY", "", _secret_keys,
+            "platform secrets, comma-separated, newest first (at least 32 characters each): "
+            "seal OAuth signing keys and sign login cookies; required in production"),
+    Setting("SAAS_OAUTH_ACCESS_TOKEN_SECONDS", "300", _bounded_int(30, 3600),
+            "lifetime of OAuth access tokens"),
+    Setting("SAAS_OAUTH_REFRESH_IDLE_DAYS", "14", _bounded_int(1, 365),
+            "a refresh token unused this long expires"),
+    Setting("SAAS_OAUTH_REFRESH_MAX_DAYS", "30", _bounded_int(1, 365),
+            "a sign-in's refresh tokens all end this long after it, however used"),
+    Setting("SAAS_OAUTH_KEY_ROTATION_DAYS", "90", _bounded_int(2, 3650),
+            "days a signing key signs before the next one (published a day ahead) takes over"),
 )  # fmt: skip
 
 
@@ -254,6 +298,13 @@ class Settings:
     mail_url: str
     mail_from: str
 
+    public_url: str
+    secret_key: tuple[str, ...]
+    oauth_access_token_seconds: int
+    oauth_refresh_idle_days: int
+    oauth_refresh_max_days: int
+    oauth_key_rotation_days: int
+
     @property
     def production(self) -> bool:
         return self.env == "production"
@@ -279,6 +330,18 @@ class Settings:
         )
 
 
+def _production_problems(values: dict[str, Any]) -> list[str]:
+    problems = []
+    if not values["backup_keys"]:
+        problems.append("SAAS_BACKUP_KEYS is required in production")
+    if not values["secret_key"]:
+        problems.append("SAAS_SECRET_KEY is required in production")
+    url = urlsplit(values["public_url"])
+    if url.scheme != "https" and url.hostname not in ("localhost", "127.0.0.1", "::1"):
+        problems.append("SAAS_PUBLIC_URL must be an https:// URL in production")
+    return problems
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
@@ -291,8 +354,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             problems.append(f"{setting.name}={raw!r}: {exc}")
     if not problems and values["pg_pool_min"] > values["pg_pool_max"]:
         problems.append("SAAS_PG_POOL_MIN must not exceed SAAS_PG_POOL_MAX")
-    if not problems and values["env"] == "production" and not values["backup_keys"]:
-        problems.append("SAAS_BACKUP_KEYS is required in production")
+    if not problems and values["env"] == "production":
+        problems.extend(_production_problems(values))
+    if not problems and values["oauth_refresh_idle_days"] > values["oauth_refresh_max_days"]:
+        problems.append("SAAS_OAUTH_REFRESH_IDLE_DAYS must not exceed SAAS_OAUTH_REFRESH_MAX_DAYS")
     if problems:
         raise SettingsError("invalid settings:\n  " + "\n  ".join(problems))
     return Settings(**values)

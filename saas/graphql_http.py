@@ -53,6 +53,14 @@ _TENANCY_STATUS: dict[type[TenancyError], tuple[int, ErrorCode]] = {
 }
 
 
+def tenancy_error(exc: TenancyError) -> HTTPError:
+    """What a request for an unknown, suspended or not-ready tenant gets (also used by
+    the OAuth endpoints)."""
+    status, code = _TENANCY_STATUS.get(type(exc), (404, ErrorCode.TENANT_NOT_FOUND))
+    headers = {"retry-after": "30"} if status == 503 else None
+    return HTTPError(status, code, str(exc), headers)
+
+
 def negotiate(accept: str | None) -> str | None:
     """The response media type, or None when nothing acceptable (406)."""
     if not accept:
@@ -208,7 +216,7 @@ class GraphQLHTTP:
                 path_slug=scope.get("path_params", {}).get("slug"),
             )
         except TenancyError as exc:
-            raise self._tenancy_error(exc) from exc
+            raise tenancy_error(exc) from exc
         tenant_var.set(tenant.slug)
         graphql_request = await self._read(scope, receive, headers)
         watch = Stopwatch()
@@ -219,7 +227,7 @@ class GraphQLHTTP:
                 with acting_as(acting):
                     response = await self.engine.run(graphql_request, context)
         except TenancyError as exc:
-            raise self._tenancy_error(exc) from exc
+            raise tenancy_error(exc) from exc
         return self._answer(response, media_type, tenant.slug, watch.seconds)
 
     @staticmethod
@@ -260,12 +268,6 @@ class GraphQLHTTP:
             principal=principal,
             source_address=client_address(scope),
         )
-
-    @staticmethod
-    def _tenancy_error(exc: TenancyError) -> HTTPError:
-        status, code = _TENANCY_STATUS.get(type(exc), (404, ErrorCode.TENANT_NOT_FOUND))
-        headers = {"retry-after": "30"} if status == 503 else None
-        return HTTPError(status, code, str(exc), headers)
 
     async def _read(
         self, scope: Scope, receive: Receive, headers: dict[bytes, str]

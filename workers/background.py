@@ -25,6 +25,7 @@ ACTOR_MODULES: tuple[str, ...] = (
     "workers.backups.actors",
     "workers.access.actors",
     "workers.mail.actors",
+    "workers.oauth.actors",
 )
 
 

@@ -121,6 +121,12 @@ async def verify_access_token(tenant: TenantRecord, token: str) -> AccessClaims:
     return _check_claims(tenant, claims, time.time())
 
 
+def token_id_of(token: str) -> str:
+    """The ``jti`` of an access token this process has just signed (read, not verified:
+    for the records kept about it)."""
+    return str(_segment(token.split(".")[1])["jti"])
+
+
 def _segment(raw: str) -> Any:
     try:
         return orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))

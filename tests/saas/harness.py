@@ -74,6 +74,7 @@ class RunningApp:
 
 
 TEST_BACKUP_KEY = "test-key:" + "A" * 43 + "="  # 32 zero-ish bytes: tests only
+TEST_SECRET_KEY = "test-secret-key-for-the-test-suite-only"
 
 
 def app_environ(dialect: str, data_dir: Path, **overrides: str) -> dict[str, str]:
@@ -83,6 +84,7 @@ def app_environ(dialect: str, data_dir: Path, **overrides: str) -> dict[str, str
         "SAAS_DATABASE_URL": POSTGRES_URL if dialect == "postgres" else "",
         "SAAS_REGISTRY_SCHEMA": f"reg_{uuid.uuid4().hex[:12]}",
         "SAAS_BACKUP_KEYS": TEST_BACKUP_KEY,
+        "SAAS_SECRET_KEY": TEST_SECRET_KEY,
         "SAAS_WORKER_POOLS": "",
         "SAAS_SCHEDULER": "false",
         **overrides,

@@ -45,6 +45,12 @@ def test_defaults() -> None:
         backup_interval_hours=24.0,
         mail_url="",
         mail_from="noreply@example.com",
+        public_url="http://localhost:8000",
+        secret_key=(),
+        oauth_access_token_seconds=300,
+        oauth_refresh_idle_days=14,
+        oauth_refresh_max_days=30,
+        oauth_key_rotation_days=90,
     )
     assert settings.production is False
     assert settings.mail_directory == Path("./var/mail")
@@ -65,10 +71,16 @@ def test_every_setting_is_in_the_table_once() -> None:
     assert all(s.help for s in SETTINGS)
 
 
+PRODUCTION_SECRETS = {
+    "SAAS_BACKUP_KEYS": "k:" + "A" * 43 + "=",
+    "SAAS_SECRET_KEY": "a-production-secret-of-at-least-32-chars",
+}
+
+
 @pytest.mark.parametrize(
     ("environ", "attribute", "expected"),
     [
-        ({"SAAS_ENV": "production", "SAAS_BACKUP_KEYS": "k:" + "A" * 43 + "="}, "production", True),
+        ({"SAAS_ENV": "production", **PRODUCTION_SECRETS}, "production", True),
         ({"SAAS_BASE_DOMAIN": " Example.COM. "}, "base_domain", "example.com"),
         ({"SAAS_DATABASE_URL": "postgres://db.internal/app"}, "database_url", None),
         ({"SAAS_DATABASE_URL": "postgresql:///app?host=/run/pg"}, "database_url", None),
@@ -169,9 +181,41 @@ def test_production_requires_backup_keys() -> None:
     with pytest.raises(SettingsError, match="SAAS_BACKUP_KEYS is required in production"):
         load_settings({"SAAS_ENV": "production"})
     key = "k1:" + "A" * 43 + "="
-    settings = load_settings({"SAAS_ENV": "production", "SAAS_BACKUP_KEYS": key})
+    environ = {**PRODUCTION_SECRETS, "SAAS_ENV": "production", "SAAS_BACKUP_KEYS": key}
+    settings = load_settings(environ)
     assert list(settings.backup_keys) == ["k1"]
     assert len(settings.backup_keys["k1"]) == 32
+
+
+def test_production_requires_a_secret_key_and_an_https_public_url() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"SAAS_ENV": "production", "SAAS_PUBLIC_URL": "http://api.example.com"})
+    assert "SAAS_SECRET_KEY is required in production" in str(caught.value)
+    assert "SAAS_PUBLIC_URL must be an https:// URL in production" in str(caught.value)
+    settings = load_settings(
+        {
+            **PRODUCTION_SECRETS,
+            "SAAS_ENV": "production",
+            "SAAS_PUBLIC_URL": "https://api.example.com/",
+        }
+    )
+    assert settings.public_url == "https://api.example.com"
+    assert settings.secret_key == (PRODUCTION_SECRETS["SAAS_SECRET_KEY"],)
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"SAAS_PUBLIC_URL": "ftp://x.example"}, "must be an http:// or https:// URL"),
+        ({"SAAS_PUBLIC_URL": "https://x.example/?a=1"}, "no query or fragment"),
+        ({"SAAS_SECRET_KEY": "short"}, "at least 32 characters"),
+        ({"SAAS_OAUTH_ACCESS_TOKEN_SECONDS": "86400"}, "between 30 and 3600"),
+        ({"SAAS_OAUTH_REFRESH_IDLE_DAYS": "60"}, "must not exceed SAAS_OAUTH_REFRESH_MAX_DAYS"),
+    ],
+)
+def test_oauth_settings_are_validated(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings(environ)
 
 
 def test_readme_documents_every_setting() -> None:

@@ -1,0 +1,1 @@
+"""OAuth housekeeping jobs: key rotation and the purge of expired grants."""
