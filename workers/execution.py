@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
+from schema.audit.service import Acting, acting_as
+from schema.core.principal import system_principal
 from tenants.backends import SHARED_ALIAS, TENANT_ALIAS
 from tenants.errors import TenancyError
 from tenants.models import DeadLetter, JobStatus, OutboxRow, PlatformJob
@@ -66,7 +68,8 @@ async def execute_job(tenancy: Tenancy, spec: ActorSpec, tenant_id: str | None, 
     """Run the job once; returns "done", or "skipped" when it was already done."""
     job = _current_job.set(JobRef(spec.name, tenant_id, job_id))
     try:
-        with tenancy.bind():
+        # What the job changes is recorded in the audit trail as done by the job.
+        with tenancy.bind(), acting_as(Acting(system_principal(f"job:{spec.name}"))):
             async with await _scope(tenancy, spec, tenant_id):
                 model, alias = _store(spec)
                 if not spec.transactional:

@@ -285,6 +285,7 @@ async def _record(
     user_id: int | None = None,
     merchant_id: int | None = None,
     detail: Mapping[str, Any] | None = None,
+    audited: bool = True,
 ) -> None:
     await AccessChange.create(
         action=action,
@@ -299,7 +300,8 @@ async def _record(
     summary = {"role": role.key, "reason": reason, **(detail or {})}
     if merchant_id is not None:
         summary["merchant_id"] = merchant_id
-    await audit.record(OPERATIONS[action], targets=targets, summary=summary)
+    if audited:
+        await audit.record(OPERATIONS[action], targets=targets, summary=summary)
 
 
 OPERATIONS = {
@@ -487,9 +489,13 @@ async def remove_role(actor: Principal, role: Role, reason: str | None) -> None:
 # --- templates ---------------------------------------------------------------------------
 
 
-async def sync_templates() -> list[str]:
+async def sync_templates(*, audited: bool = True) -> list[str]:
     """Create the template roles, or bring them to this release's definition; returns the
-    keys that changed. A tenant's own role that took a template's key is left alone."""
+    keys that changed. A tenant's own role that took a template's key is left alone.
+
+    Unaudited at provisioning: the roles are part of the tenant's creation, recorded in
+    the registry's tenant events and in this domain's change log; the audit trail starts
+    with the first thing done in the tenant."""
     actor = system_principal("platform")
     changed = []
     async with in_transaction(TENANT_ALIAS):
@@ -514,7 +520,9 @@ async def sync_templates() -> list[str]:
                     await Role.filter(id=role.id).update(**fields)
             detail = await _set_permissions(role, before, template.permissions)
             if action is ChangeAction.ROLE_CREATED or fields or detail:
-                await _record(action, role, actor, "template", detail=detail or None)
+                await _record(
+                    action, role, actor, "template", detail=detail or None, audited=audited
+                )
                 changed.append(template.key)
     forget_tenant_access()
     return changed
@@ -522,7 +530,7 @@ async def sync_templates() -> list[str]:
 
 async def seed_templates(tenant: TenantRecord) -> None:
     """Provisioning hook: every new tenant starts with the template roles."""
-    await sync_templates()
+    await sync_templates(audited=False)
 
 
 # --- assignments -------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from graphql import (
 )
 from tortoise import Tortoise
 
+from schema.audit.models import AuditRecord
 from schema.core.engine import GraphQLEngine, GraphQLRequest
 from schema.core.limits import QueryLimits
 from schema.core.permissions import declared_permission
@@ -44,8 +45,8 @@ PLACEHOLDERS: dict[str, Any] = {
     "Decimal": "1",
     "JSON": {},
 }
-# Tables a refused request may write to: the record of the refusal itself.
-RECORDS_OF_REFUSALS = ("audit_record", "audit_head")
+# What a refused request may write: the audit record of the refusal itself.
+RECORDS_OF_REFUSALS = "schema.audit.models"
 
 
 def declared_fields() -> list[tuple[str, str, str]]:
@@ -116,7 +117,7 @@ async def snapshot() -> dict[str, list[dict[str, Any]]]:
     rows = {}
     for model in Tortoise.apps["tenant"].values():
         table = model._meta.db_table
-        if table not in RECORDS_OF_REFUSALS and not model._meta.abstract:
+        if model.__module__ != RECORDS_OF_REFUSALS and not model._meta.abstract:
             rows[table] = await model.all().order_by(model._meta.pk_attr).values()
     return rows
 
@@ -146,6 +147,8 @@ async def test_refused_without_the_permission_and_nothing_changes(
     assert payload["errors"][0]["path"] == [name]
     async with tenant_scope(acme):
         assert await snapshot() == before
+        refusals = await AuditRecord.filter(operation=name, outcome="FORBIDDEN").count()
+    assert refusals == (1 if operation == "mutation" else 0)
 
 
 @pytest.mark.parametrize(("operation", "name", "permission"), FIELDS, ids=[f[1] for f in FIELDS])
