@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from schema.access.service import assign_role, forget_user_access
 from schema.audit.service import record
 from schema.core.errors import FieldError
 from schema.core.principal import Principal
@@ -84,9 +85,9 @@ async def _checked(new: NewUser, *, phone_required: bool, rules: PasswordRules) 
     return replace(new, email=email, full_name=full_name, phone=phone)
 
 
-async def _insert(new: NewUser, operation: str) -> User:
-    """Create the user and ask for its first mail, in one transaction: "set your
-    password" without a password, else "verify your email" unless already verified."""
+async def _insert(new: NewUser, operation: str, *, role: str | None = None) -> User:
+    """Create the user (holding ``role``) and ask for its first mail, in one transaction:
+    "set your password" without a password, else "verify your email" unless verified."""
     password_hash = None if new.password is None else await hash_password_async(new.password)
     now = datetime.now(UTC)
     try:
@@ -101,6 +102,8 @@ async def _insert(new: NewUser, operation: str) -> User:
                 merchant_id=new.merchant_id,
                 email_verified_at=now if new.email_verified else None,
             )
+            if role is not None:
+                await assign_role(user.id, role)
             if password_hash is None:
                 await send_token_mail(
                     user,
@@ -123,6 +126,10 @@ async def _insert(new: NewUser, operation: str) -> User:
     return user
 
 
+# What a self-registered customer may do (the "user" role template): post, order, ask.
+SELF_REGISTERED_ROLE = "user"
+
+
 async def register(new: NewUser) -> User:
     """Self-registration: an ordinary user, if the tenant's registration is open."""
     policy = await get_policy()
@@ -135,7 +142,7 @@ async def register(new: NewUser) -> User:
     checked = await _checked(
         bare, phone_required=policy.phone_required, rules=PasswordRules.of(policy)
     )
-    return await _insert(checked, "userRegister")
+    return await _insert(checked, "userRegister", role=SELF_REGISTERED_ROLE)
 
 
 async def create_user(
@@ -364,6 +371,7 @@ async def _change_status(
         if to is UserStatus.DEACTIVATED:
             await tokens.drop(user.id)  # no verification, reset or change link works now
         await record(operation, targets=[_user_ref(user.id)], summary={"reason": cleaned})
+    forget_user_access(user.id)  # after the commit: a reload now sees the new status
     return user
 
 

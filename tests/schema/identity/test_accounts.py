@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from schema.access.service import roles_of
 from schema.core.errors import DomainError
 from schema.identity.models import IdentityPolicy, User, UserStatus, UserToken, UserType
 from schema.identity.passwords import verify_password
@@ -38,6 +39,8 @@ async def test_registration(acme: TenantRecord) -> None:
         stored = await User.get(id=user.id)
         [mail] = await mails()
         token = await UserToken.get(user_id=user.id)
+        roles = await roles_of(user.id)
+    assert [(role.key, role.merchant_id) for role in roles] == [("user", None)]
     assert (stored.email, stored.full_name, stored.phone) == (
         "alice.smith@example.com",
         "Alice Smith",
