@@ -9,8 +9,9 @@ and after each test instead.
 
 from __future__ import annotations
 
+import importlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import redis
@@ -21,6 +22,8 @@ from tests.conftest import RABBITMQ_URL, REDIS_URL, require_rabbitmq, require_re
 from tests.tenants.helpers import create_tenants
 from tests.workers.harness import clear_broker
 from tests.workers.jobs import CALLS
+from workers import scheduler
+from workers.scheduler import Periodic
 
 LEASED_DATABASES = range(8, 16)
 
@@ -74,3 +77,17 @@ def _forget_calls() -> Iterator[None]:
 @pytest.fixture
 async def two_tenants(tenancy: Tenancy) -> list[TenantRecord]:
     return await create_tenants(("acme", "globex"))
+
+
+@pytest.fixture
+def schedule_of(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], dict[str, Periodic]]:
+    """The periodic jobs an actor module declares, alone in the scheduler's table for the
+    test: another module's schedule (declared when an earlier test loaded it) must not be
+    claimed by this test's ticks, nor this one's by later tests."""
+
+    def declare(module: str) -> dict[str, Periodic]:
+        monkeypatch.setattr(scheduler, "PERIODIC", {})
+        importlib.import_module(module).declare_schedule()
+        return dict(scheduler.PERIODIC)
+
+    return declare

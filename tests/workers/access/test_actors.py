@@ -4,8 +4,7 @@ opens each tenant's review once per period."""
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -31,14 +30,10 @@ SLOT = "2026-06-29T04:30:00+00:00"  # a Monday
 
 
 @pytest.fixture
-def access_schedule() -> Iterator[dict[str, scheduler.Periodic]]:
-    """The module's periodic jobs, taken out of the process-wide table afterwards so
-    that other tests' scheduler ticks do not claim them."""
-    actors = importlib.import_module(ACTOR_MODULE)
-    actors.declare_schedule()
-    yield {name: scheduler.PERIODIC[name] for name in actors.SCHEDULE}
-    for name in actors.SCHEDULE:
-        scheduler.PERIODIC.pop(name, None)
+def access_schedule(
+    schedule_of: Callable[[str], dict[str, scheduler.Periodic]],
+) -> dict[str, scheduler.Periodic]:
+    return schedule_of(ACTOR_MODULE)
 
 
 def test_the_schedule_is_weekly_on_the_maintenance_queue(

@@ -5,9 +5,8 @@ scheduled chain (fan-out, tenant backup, verification) runs end to end."""
 from __future__ import annotations
 
 import asyncio
-import importlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import pytest
@@ -29,14 +28,10 @@ ACTOR_MODULE = "workers.backups.actors"
 
 
 @pytest.fixture
-def periodic_backups() -> Iterator[dict[str, scheduler.Periodic]]:
-    """The backup module's periodic jobs, taken out of the process-wide table afterwards
-    so that other tests' scheduler ticks do not claim them."""
-    actors = importlib.import_module(ACTOR_MODULE)
-    actors.declare_schedule()  # again, if an earlier test took them out
-    yield {name: scheduler.PERIODIC[name] for name in actors.SCHEDULE}
-    for name in actors.SCHEDULE:
-        scheduler.PERIODIC.pop(name, None)
+def periodic_backups(
+    schedule_of: Callable[[str], dict[str, scheduler.Periodic]],
+) -> dict[str, scheduler.Periodic]:
+    return schedule_of(ACTOR_MODULE)
 
 
 @asynccontextmanager

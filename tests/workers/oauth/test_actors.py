@@ -3,8 +3,7 @@ every active tenant's outbox, and each tenant's job turns its key ring and purge
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -25,13 +24,10 @@ SLOT = "2026-07-01T04:10:00+00:00"
 
 
 @pytest.fixture
-def oauth_schedule() -> Iterator[dict[str, scheduler.Periodic]]:
-    """The module's periodic jobs, taken out of the process-wide table afterwards."""
-    actors = importlib.import_module(ACTOR_MODULE)
-    actors.declare_schedule()
-    yield {name: scheduler.PERIODIC[name] for name in actors.SCHEDULE}
-    for name in actors.SCHEDULE:
-        scheduler.PERIODIC.pop(name, None)
+def oauth_schedule(
+    schedule_of: Callable[[str], dict[str, scheduler.Periodic]],
+) -> dict[str, scheduler.Periodic]:
+    return schedule_of(ACTOR_MODULE)
 
 
 def test_the_schedule_is_daily_on_the_maintenance_queue(
