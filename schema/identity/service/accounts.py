@@ -82,7 +82,9 @@ async def _checked(new: NewUser, *, phone_required: bool, rules: PasswordRules) 
     raise_if_any(errors)
     if await User.exists(email=email):  # before paying for a hash; the insert re-checks
         raise fail("email", Code.EMAIL_TAKEN, "this email address is already registered")
-    return replace(new, email=email, full_name=full_name, phone=phone)
+    return replace(
+        new, email=email, full_name=full_name, phone=phone, user_type=UserType(new.user_type)
+    )
 
 
 async def _insert(new: NewUser, operation: str, *, role: str | None = None) -> User:
