@@ -79,15 +79,16 @@ def needs_rehash(password_hash: str) -> bool:
         return True
 
 
-@cache
-def _dummy_hash(parameters: Parameters) -> str:
-    return PasswordHasher.from_parameters(parameters).hash("not a password: timing only")
+_dummy: tuple[Parameters, str] | None = None
 
 
 def dummy_hash() -> str:
     """A hash no password matches, made with the current parameters: verifying against it
     costs what a real check costs, so an unknown email is not answered faster."""
-    return _dummy_hash(current_parameters())
+    global _dummy
+    if _dummy is None or _dummy[0] != _parameters:
+        _dummy = (_parameters, hash_password("not a password: timing only"))
+    return _dummy[1]
 
 
 @cache
