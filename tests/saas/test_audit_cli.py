@@ -3,6 +3,7 @@ backend: one line per tenant, and the exit code an operator's cron checks."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
@@ -11,22 +12,32 @@ from typing import Any
 import pytest
 
 from saas.app import make_tenancy
-from saas.config import load_settings
+from saas.audit_cli import add_parser
+from saas.audit_cli import run as audit_run
+from saas.config import Settings, load_settings
 from schema.audit.models import AuditRecord
-from schema.audit.service import GENESIS, Acting, acting_as, record
+from schema.audit.service import (
+    GENESIS,
+    Acting,
+    RecordFilter,
+    acting_as,
+    find_records,
+    record,
+)
 from tenants.runtime import Tenancy
 from tenants.scope import tenant_scope
+from tests.saas.test_backups_cli import make_tenant, saas_backups, settings
 from tests.saas.test_cli import cli_env, run
 from tests.schema.audit.helpers import tamper
 from tests.schema.principals import user_with
 from tests.tracks import PREVIOUS
 
-__all__ = ["cli_env"]  # the fixture, shared with the other command tests
+__all__ = ["cli_env", "settings"]  # the fixtures, shared with the other command tests
 
 
-def in_tenancy(job: Callable[[Tenancy], Awaitable[Any]]) -> Any:
+def in_tenancy(job: Callable[[Tenancy], Awaitable[Any]], settings: Settings | None = None) -> Any:
     async def main() -> Any:
-        async with make_tenancy(load_settings()) as tenancy:
+        async with make_tenancy(settings or load_settings()) as tenancy:
             return await job(tenancy)
 
     return asyncio.run(main())
@@ -140,3 +151,43 @@ def test_suspended_tenants_are_verified_and_unreadable_ones_fail(
     code, _, err = run(capsys, "audit", "verify", "--tenant", "nobody")
     assert code == 1
     assert "nobody" in err
+
+
+def test_a_restored_tenant_keeps_its_chain_and_extends_it(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On PostgreSQL the copy is restored under another schema name: the triggers name
+    no schema, and keep appending to the copy's own chain."""
+    make_tenant(settings, "acme")
+    last_hash = in_tenancy(three_records, settings)
+    backup = saas_backups(settings, capsys, "create", "--tenant", "acme").strip()
+    saas_backups(settings, capsys, "restore", backup, "--into", "acme-copy")
+    assert saas_audit(settings, capsys, "verify", "--tenant", "acme-copy") == (
+        0,
+        f"acme-copy: intact, 3 records, head 3 {last_hash}\n",
+    )
+
+    async def extend(tenancy: Tenancy) -> tuple[list[str], list[str], list[int]]:
+        acme, copy = [await tenancy.registry.by_slug(s) for s in ("acme", "acme-copy")]
+        async with tenant_scope(copy):
+            await record("orderCreate", targets=["Order:1"])
+            made_in = [r.tenant_id for r in await AuditRecord.all().order_by("id")]
+            found = await find_records(RecordFilter(target="Order:1")).values_list("id", flat=True)
+        return made_in, [acme.id] * 3 + [copy.id], list(found)
+
+    made_in, expected, found = in_tenancy(extend, settings)
+    assert made_in == expected  # each record says in which tenant it was made
+    assert found == [4]
+    code, out = saas_audit(settings, capsys, "verify")
+    assert code == 0
+    assert out.splitlines()[0] == f"acme: intact, 3 records, head 3 {last_hash}"
+    assert out.splitlines()[1].startswith("acme-copy: intact, 4 records, head 4 ")
+
+
+def saas_audit(
+    settings: Settings, capsys: pytest.CaptureFixture[str], *argv: str
+) -> tuple[int, str]:
+    parser = argparse.ArgumentParser(prog="saas")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    code = audit_run(settings, parser.parse_args(["audit", *argv]))
+    return code, capsys.readouterr().out

@@ -8,12 +8,14 @@ import sqlite3
 import asyncpg
 import pytest
 
+from alembic_like.targets import quote_ident
 from schema.audit.models import AuditRecord
 from schema.audit.service import GENESIS, BreakKind, ChainBreak, ChainReport, record, verify_chain
 from tenants.records import TenantRecord
 from tenants.runtime import Tenancy
 from tenants.scope import tenant_scope
 from tests.schema.audit.helpers import forge, raw, tamper
+from tests.tenants.helpers import RawSql
 
 RECORDS = 7
 
@@ -207,4 +209,23 @@ async def test_postgres_refuses_truncate(tenancy: Tenancy, acme: TenantRecord) -
     for table in ("audit_record", "audit_target", "audit_chain_head"):
         with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
             await raw(tenancy, acme, f"TRUNCATE {table}")
+    assert await verify(acme) == ChainReport(RECORDS, RECORDS, hashes[-1])
+
+
+@pytest.mark.parametrize(
+    "dialect", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_postgres_refuses_an_append_through_another_schema(
+    tenancy: Tenancy, acme: TenantRecord
+) -> None:
+    """The insert trigger moves the head of the search_path's first schema: it refuses
+    to run unless that is the record's own."""
+    hashes = await seven_records(acme)
+    table = f"{quote_ident(acme.schema_name)}.audit_record"
+    with pytest.raises(asyncpg.RaiseError, match="their schema first in search_path"):
+        await RawSql(tenancy).execute(  # the registry's search_path
+            f"INSERT INTO {table} SELECT 8, occurred_at, actor_subject, actor_kind, client_id, "
+            "tenant_id, operation, targets, outcome, source_address, request_id, summary, hash, "
+            f"hash FROM {table} WHERE id = 7"
+        )
     assert await verify(acme) == ChainReport(RECORDS, RECORDS, hashes[-1])
