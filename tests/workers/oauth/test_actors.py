@@ -4,7 +4,6 @@ every active tenant's outbox, and each tenant's job turns its key ring and purge
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -25,13 +24,12 @@ SLOT = "2026-07-01T04:10:00+00:00"
 
 
 @pytest.fixture
-def oauth_schedule() -> Iterator[dict[str, scheduler.Periodic]]:
-    """The module's periodic jobs, taken out of the process-wide table afterwards."""
-    actors = importlib.import_module(ACTOR_MODULE)
-    actors.declare_schedule()
-    yield {name: scheduler.PERIODIC[name] for name in actors.SCHEDULE}
-    for name in actors.SCHEDULE:
-        scheduler.PERIODIC.pop(name, None)
+def oauth_schedule(monkeypatch: pytest.MonkeyPatch) -> dict[str, scheduler.Periodic]:
+    """Only this module's periodic jobs in the scheduler's table (other modules imported
+    earlier in the session declared theirs), the real table back afterwards."""
+    monkeypatch.setattr(scheduler, "PERIODIC", {})
+    importlib.import_module(ACTOR_MODULE).declare_schedule()
+    return dict(scheduler.PERIODIC)
 
 
 def test_the_schedule_is_daily_on_the_maintenance_queue(
