@@ -51,6 +51,7 @@ USERS_MANAGE = "users:manage"
 IDENTITY_REVIEW = "identity:review"
 IDENTITY_CONFIGURE = "identity:configure"
 MAX_SEARCH_LENGTH = 100
+MAX_ROW_ID = 2**31 - 1
 
 strawberry.enum(UserType, name="UserType", description="What kind of person a user is.")
 strawberry.enum(UserStatus, name="UserStatus", description="Whether the user may sign in.")
@@ -330,19 +331,17 @@ USER_EMAIL_VERIFY = _mutation("userEmailVerify", _TOKEN)
 USER_EMAIL_VERIFICATION_REQUEST = _mutation("userEmailVerificationRequest", _INPUT)
 USER_PASSWORD_RESET_REQUEST = _mutation("userPasswordResetRequest", _INPUT)
 USER_PASSWORD_RESET = _mutation("userPasswordReset", (*_TOKEN, *_PASSWORD))
-USER_PASSWORD_CHANGE = _mutation(
-    "userPasswordChange", (*_PASSWORD, Code.WRONG_PASSWORD, Code.NOT_A_USER, Code.NOT_FOUND)
+# Re-authentication: the current password, behind the sign-in's brakes.
+_REAUTHENTICATE = (
+    Code.WRONG_PASSWORD,
+    Code.THROTTLED,
+    Code.LOCKED,
+    Code.NOT_A_USER,
+    Code.NOT_FOUND,
 )
+USER_PASSWORD_CHANGE = _mutation("userPasswordChange", (*_PASSWORD, *_REAUTHENTICATE))
 USER_EMAIL_CHANGE_REQUEST = _mutation(
-    "userEmailChangeRequest",
-    (
-        *_INPUT,
-        Code.WRONG_PASSWORD,
-        Code.SAME_EMAIL,
-        Code.EMAIL_TAKEN,
-        Code.NOT_A_USER,
-        Code.NOT_FOUND,
-    ),
+    "userEmailChangeRequest", (*_INPUT, Code.SAME_EMAIL, Code.EMAIL_TAKEN, *_REAUTHENTICATE)
 )
 USER_EMAIL_CHANGE_CONFIRM = _mutation("userEmailChangeConfirm", (*_TOKEN, Code.EMAIL_TAKEN))
 _STATUS = (*_INPUT, Code.NOT_FOUND, Code.SELF_NOT_ALLOWED)
@@ -400,12 +399,21 @@ def _limit_to_merchants(
     return query if merchants is None else query.filter(**{f"{field}__in": sorted(merchants)})
 
 
-def _key(global_id: str, type_name: str) -> int:
-    """The database id in a global ID of ``type_name``; NOT_FOUND for any other."""
-    found, key = from_global_id(global_id)
-    if found != type_name or not key.isdigit():
-        raise fail("id", Code.NOT_FOUND, f"no such {type_name}")
+def _row_id(key: str) -> int | None:
+    """A global ID's key as a row id, or None when no row can have it (the columns are
+    32-bit: a larger number must not reach the database)."""
+    if not (key.isascii() and key.isdigit()) or int(key) > MAX_ROW_ID:
+        return None
     return int(key)
+
+
+def _key(global_id: str, type_name: str) -> int:
+    """The row id in a global ID of ``type_name``; NOT_FOUND for any other."""
+    found, key = from_global_id(global_id)
+    row_id = _row_id(key)
+    if found != type_name or row_id is None:
+        raise fail("id", Code.NOT_FOUND, f"no such {type_name}")
+    return row_id
 
 
 async def _user_for(principal: Principal, permission: str, global_id: str) -> int:
@@ -414,6 +422,17 @@ async def _user_for(principal: Principal, permission: str, global_id: str) -> in
     if user is None or not _sees(principal, permission, user.merchant_id):
         raise fail("id", Code.NOT_FOUND, "no such User")
     return user.id
+
+
+async def _on_managed_user(
+    info: strawberry.Info,
+    global_id: str,
+    change: Callable[[int, Principal], Awaitable[User]],
+) -> User:
+    """``change`` applied to the user ``global_id`` names, by the principal, when its
+    ``users:manage`` covers that user (NOT_FOUND otherwise)."""
+    principal = principal_of(info.context)
+    return await change(await _user_for(principal, USERS_MANAGE, global_id), principal)
 
 
 def _own_user_id(principal: Principal) -> int:
@@ -441,10 +460,11 @@ async def _verification_result(row: IdentityVerification) -> dict[str, Any]:
 async def _fetch_user(key: str, context: Any) -> UserNode | None:
     """Users see themselves; others need users:read covering the user's merchant."""
     principal = ensure_authenticated(context)
-    own = key.isdigit() and principal.user_id == int(key)
+    row_id = _row_id(key)
+    own = row_id is not None and principal.user_id == row_id
     if not own:
         ensure_permission(context, USERS_READ)
-    row = await User.get_or_none(id=int(key)) if key.isdigit() else None
+    row = await User.get_or_none(id=row_id) if row_id is not None else None
     if row is None or not (own or _sees(principal, USERS_READ, row.merchant_id)):
         return None
     return UserNode.from_model(row)
@@ -453,9 +473,10 @@ async def _fetch_user(key: str, context: Any) -> UserNode | None:
 async def _fetch_verification(key: str, context: Any) -> IdentityVerificationNode | None:
     """Users see their own submissions; reviewers those of the users they cover."""
     principal = ensure_authenticated(context)
+    row_id = _row_id(key)
     row = (
-        await IdentityVerification.get_or_none(id=int(key)).prefetch_related("user", "documents")
-        if key.isdigit()
+        await IdentityVerification.get_or_none(id=row_id).prefetch_related("user", "documents")
+        if row_id is not None
         else None
     )
     own = row is not None and principal.user_id == row.user.id
@@ -629,7 +650,12 @@ class IdentityMutation:
     ) -> UserPasswordChangePayload:
         async def change() -> User:
             user_id = _own_user_id(principal_of(info.context))
-            return await service.change_password(user_id, current_password, new_password)
+            return await service.change_password(
+                user_id,
+                current_password,
+                new_password,
+                source_address=info.context.source_address,
+            )
 
         return await USER_PASSWORD_CHANGE.run(change())
 
@@ -643,7 +669,9 @@ class IdentityMutation:
     ) -> UserEmailChangeRequestPayload:
         async def request() -> None:
             user_id = _own_user_id(principal_of(info.context))
-            await service.request_email_change(user_id, new_email, current_password)
+            await service.request_email_change(
+                user_id, new_email, current_password, source_address=info.context.source_address
+            )
 
         return await USER_EMAIL_CHANGE_REQUEST.run(request())
 
@@ -661,12 +689,10 @@ class IdentityMutation:
     async def user_deactivate(
         self, info: strawberry.Info, id: strawberry.ID, reason: str
     ) -> UserDeactivatePayload:
-        async def deactivate() -> User:
-            principal = principal_of(info.context)
-            user_id = await _user_for(principal, USERS_MANAGE, id)
-            return await service.deactivate(user_id, reason, actor=principal)
-
-        return await USER_DEACTIVATE.run(deactivate(), _user_result)
+        call = _on_managed_user(
+            info, id, lambda user_id, admin: service.deactivate(user_id, reason, actor=admin)
+        )
+        return await USER_DEACTIVATE.run(call, _user_result)
 
     @strawberry.mutation(
         permission_classes=[requires(USERS_MANAGE)],
@@ -675,12 +701,10 @@ class IdentityMutation:
     async def user_reactivate(
         self, info: strawberry.Info, id: strawberry.ID, reason: str
     ) -> UserReactivatePayload:
-        async def reactivate() -> User:
-            principal = principal_of(info.context)
-            user_id = await _user_for(principal, USERS_MANAGE, id)
-            return await service.reactivate(user_id, reason, actor=principal)
-
-        return await USER_REACTIVATE.run(reactivate(), _user_result)
+        call = _on_managed_user(
+            info, id, lambda user_id, admin: service.reactivate(user_id, reason, actor=admin)
+        )
+        return await USER_REACTIVATE.run(call, _user_result)
 
     @strawberry.mutation(
         permission_classes=[requires(USERS_MANAGE)],
@@ -689,11 +713,8 @@ class IdentityMutation:
     async def user_unlock(
         self, info: strawberry.Info, id: strawberry.ID, reason: str | None = None
     ) -> UserUnlockPayload:
-        async def unlock() -> User:
-            user_id = await _user_for(principal_of(info.context), USERS_MANAGE, id)
-            return await service.unlock(user_id, reason=reason)
-
-        return await USER_UNLOCK.run(unlock(), _user_result)
+        call = _on_managed_user(info, id, lambda user_id, _: service.unlock(user_id, reason=reason))
+        return await USER_UNLOCK.run(call, _user_result)
 
     @strawberry.mutation(
         permission_classes=[authenticated],

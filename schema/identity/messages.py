@@ -2,8 +2,11 @@
 
 Services enqueue the tenant job ``mail.send`` with ``{"to", "template", "params"}``; the
 mail actor calls ``render(template, params)`` and sends the result. Every template gets
-``tenant`` (the tenant's display name) and ``full_name``; those with a token also get
-``token``, ``link`` and ``expires_at`` (ISO 8601, UTC).
+``tenant`` (the tenant's display name) and ``full_name``; those with a token
+(``verify_email``, ``password_reset``, ``set_password``, ``email_change_verify``) also get
+``token``, ``link`` and ``expires_at`` (ISO 8601). Besides: ``email_change_verify`` gets
+``new_email``, ``email_changed`` gets ``old_email`` and ``new_email``, ``account_locked``
+gets ``failures``.
 
 ``link`` is built by the service: the tenant's ``link_base_url`` (identity policy, e.g.
 ``https://shop.acme.example/account``) followed by the action and the token, or when

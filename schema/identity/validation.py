@@ -34,6 +34,8 @@ class Code(StrEnum):
     SAME_EMAIL = "SAME_EMAIL"
     REGISTRATION_CLOSED = "REGISTRATION_CLOSED"
     WRONG_PASSWORD = "WRONG_PASSWORD"
+    THROTTLED = "THROTTLED"  # too many wrong passwords: wait
+    LOCKED = "LOCKED"  # the account is locked until an administrator unlocks it
     PASSWORD_TOO_SHORT = "PASSWORD_TOO_SHORT"
     PASSWORD_TOO_LONG = "PASSWORD_TOO_LONG"
     PASSWORD_TOO_COMMON = "PASSWORD_TOO_COMMON"

@@ -19,10 +19,11 @@ from schema.audit.service import record
 from schema.core.errors import FieldError
 from schema.core.principal import Principal
 from schema.identity.models import TokenPurpose, User, UserStatus, UserType
-from schema.identity.passwords import hash_password_async, verify_password_async
+from schema.identity.passwords import hash_password_async
 from schema.identity.policy import PasswordRules, get_policy, password_errors, password_rules
 from schema.identity.service import tokens
 from schema.identity.service.mail import send_mail, send_token_mail
+from schema.identity.service.signin import SignInCode, SignInRefused, reauthenticate
 from schema.identity.validation import (
     Code,
     clean_email,
@@ -80,7 +81,9 @@ async def _checked(new: NewUser, *, phone_required: bool, rules: PasswordRules) 
     raise_if_any(errors)
     if await User.exists(email=email):  # before paying for a hash; the insert re-checks
         raise fail("email", Code.EMAIL_TAKEN, "this email address is already registered")
-    return replace(new, email=email, full_name=full_name, phone=phone)
+    return replace(
+        new, email=email, full_name=full_name, phone=phone, user_type=UserType(new.user_type)
+    )
 
 
 async def _insert(new: NewUser, operation: str) -> User:
@@ -165,16 +168,30 @@ async def _active_user(email: str) -> User | None:
     return user if user is not None and user.status is UserStatus.ACTIVE else None
 
 
+async def _mail_again(
+    user: User, purpose: TokenPurpose, template: str, action: str, operation: str
+) -> None:
+    """Mail the user a fresh token of ``purpose``, unless one went out less than
+    ``RESEND_AFTER`` ago (someone pressing "send again" does not flood the inbox)."""
+    async with in_transaction(TENANT_ALIAS):
+        if await tokens.issued_since(user.id, purpose, datetime.now(UTC) - RESEND_AFTER):
+            return
+        await send_token_mail(user, template, purpose, action)
+        await record(operation, targets=[_user_ref(user.id)])
+
+
 async def request_email_verification(email: str) -> None:
     """Mail a new verification link, if ``email`` is an active, unverified user's. Answers
     the same either way, so nobody learns which addresses have accounts."""
     user = await _active_user(email)
-    if user is None or user.email_verified_at is not None:
-        return
-    async with in_transaction(TENANT_ALIAS):
-        purpose = TokenPurpose.VERIFY_EMAIL
-        if not await tokens.issued_since(user.id, purpose, datetime.now(UTC) - RESEND_AFTER):
-            await send_token_mail(user, "verify_email", purpose, "verify-email")
+    if user is not None and user.email_verified_at is None:
+        await _mail_again(
+            user,
+            TokenPurpose.VERIFY_EMAIL,
+            "verify_email",
+            "verify-email",
+            "userEmailVerificationRequest",
+        )
 
 
 async def verify_email(token: str) -> User:
@@ -192,13 +209,14 @@ async def request_password_reset(email: str) -> None:
     """Mail a reset link, if ``email`` is an active user's; the same answer otherwise.
     A reset does not unlock a locked account."""
     user = await _active_user(email)
-    if user is None:
-        return
-    async with in_transaction(TENANT_ALIAS):
-        purpose = TokenPurpose.RESET_PASSWORD
-        if not await tokens.issued_since(user.id, purpose, datetime.now(UTC) - RESEND_AFTER):
-            await send_token_mail(user, "password_reset", purpose, "reset-password")
-            await record("userPasswordResetRequest", targets=[_user_ref(user.id)])
+    if user is not None:
+        await _mail_again(
+            user,
+            TokenPurpose.RESET_PASSWORD,
+            "password_reset",
+            "reset-password",
+            "userPasswordResetRequest",
+        )
 
 
 async def _store_password(user: User, password_hash: str, operation: str) -> None:
@@ -231,22 +249,34 @@ async def reset_password(token: str, new_password: str) -> User:
     return user
 
 
-async def _user_with_password(user_id: int, password: str) -> User:
-    """The user, when ``password`` is their current one (re-authentication)."""
+async def _signed_in_user(user_id: int) -> User:
     user = await User.get_or_none(id=user_id)
     if user is None:
         raise fail((), Code.NOT_FOUND, "no such user")
-    if user.password_hash is None or not await verify_password_async(user.password_hash, password):
-        raise fail("current_password", Code.WRONG_PASSWORD, "the current password is wrong")
     return user
 
 
-async def change_password(user_id: int, current_password: str, new_password: str) -> User:
-    user = await _user_with_password(user_id, current_password)
+async def _confirm_password(user: User, password: str, source_address: str | None) -> None:
+    """``password`` must be the user's current one: re-authentication, behind the
+    sign-in's brakes. Called once the rest of the input is known to be good."""
+    try:
+        await reauthenticate(user, password, source_address=source_address)
+    except SignInRefused as refused:
+        if refused.code is SignInCode.INVALID_CREDENTIALS:
+            message = "the current password is wrong"
+            raise fail("current_password", Code.WRONG_PASSWORD, message) from None
+        raise fail("current_password", Code(refused.code.value), refused.message) from None
+
+
+async def change_password(
+    user_id: int, current_password: str, new_password: str, *, source_address: str | None = None
+) -> User:
+    user = await _signed_in_user(user_id)
     errors = password_errors(
         new_password, await password_rules(), email=user.email, field="new_password"
     )
     raise_if_any(errors)
+    await _confirm_password(user, current_password, source_address)
     password_hash = await hash_password_async(new_password)
     async with in_transaction(TENANT_ALIAS):
         user = await User.filter(id=user_id).select_for_update().get()
@@ -254,10 +284,12 @@ async def change_password(user_id: int, current_password: str, new_password: str
     return user
 
 
-async def request_email_change(user_id: int, new_email: str, current_password: str) -> None:
+async def request_email_change(
+    user_id: int, new_email: str, current_password: str, *, source_address: str | None = None
+) -> None:
     """Mail a confirmation link to the new address; the account keeps its address until
     the link is used."""
-    user = await _user_with_password(user_id, current_password)
+    user = await _signed_in_user(user_id)
     errors: list[FieldError] = []
     address = clean_email(new_email, errors, field="new_email")
     raise_if_any(errors)
@@ -265,6 +297,7 @@ async def request_email_change(user_id: int, new_email: str, current_password: s
         raise fail("new_email", Code.SAME_EMAIL, "this is the account's address already")
     if await User.exists(email=address):
         raise fail("new_email", Code.EMAIL_TAKEN, "this email address is already registered")
+    await _confirm_password(user, current_password, source_address)
     async with in_transaction(TENANT_ALIAS):
         await send_token_mail(
             user,

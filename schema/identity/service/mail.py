@@ -52,8 +52,11 @@ async def send_token_mail(
     lifetime: timedelta | None = None,
     **params: Any,
 ) -> None:
-    """Issue a token of ``purpose`` and mail its link (``<base>/<action>?token=...``)."""
+    """Issue a token of ``purpose`` (for a change of email: to ``new_email``) and mail
+    its link (``<base>/<action>?token=...``)."""
     issued = await tokens.issue(user, purpose, new_email=new_email, lifetime=lifetime)
+    if new_email is not None:
+        params["new_email"] = new_email
     await send_mail(
         user,
         template,

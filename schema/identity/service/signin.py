@@ -124,9 +124,10 @@ def _account_wait(user: User, policy: IdentityPolicy, now: datetime) -> timedelt
 class _Attempt:
     """One sign-in attempt: who was tried from where, recorded once with its outcome."""
 
-    def __init__(self, email: str, address: str | None) -> None:
+    def __init__(self, email: str, address: str | None, operation: str = "signIn") -> None:
         self.tried = (lookup_email(email) or email.strip().lower())[:MAX_EMAIL_LENGTH]
         self.address = address[:MAX_ADDRESS_LENGTH] if address else None
+        self.operation = operation
         self.now = datetime.now(UTC)
 
     async def record(self, outcome: str, user: User | None) -> None:
@@ -140,7 +141,7 @@ class _Attempt:
             attempted_at=self.now,
         )
         await record(
-            "signIn",
+            self.operation,
             targets=[f"User:{user_id}"] if user_id else [],
             outcome="success" if outcome == SUCCESS else outcome,
             summary={"email": self.tried},
@@ -175,19 +176,38 @@ async def _count_failure(attempt: _Attempt, user: User, policy: IdentityPolicy) 
     return code
 
 
-async def _succeed(attempt: _Attempt, user: User, password: str) -> User:
-    """Clear the failures, note the sign-in and, when the hashing parameters changed
-    since the password was set, store a new hash of it."""
+async def _succeed(attempt: _Attempt, user: User, password: str, *, sign_in: bool) -> User:
+    """Clear the failures, note the sign-in (``sign_in``) and, when the hashing
+    parameters changed since the password was set, store a new hash of it."""
     old_hash = user.password_hash or ""
     new_hash = await hash_password_async(password) if needs_rehash(old_hash) else None
     async with in_transaction(TENANT_ALIAS):
+        cleared = {"failed_sign_ins": 0, "last_failed_sign_in_at": None}
         await User.filter(id=user.id).update(
-            failed_sign_ins=0, last_failed_sign_in_at=None, last_login_at=attempt.now
+            **cleared, **({"last_login_at": attempt.now} if sign_in else {})
         )
         if new_hash is not None:  # unless the password changed meanwhile
             await User.filter(id=user.id, password_hash=old_hash).update(password_hash=new_hash)
         await attempt.record(SUCCESS, user)
     return await User.get(id=user.id)
+
+
+async def _check_address(attempt: _Attempt) -> None:
+    if attempt.address and (wait := await _address_wait(attempt.address, attempt.now)):
+        raise await attempt.refuse(SignInCode.THROTTLED, None, wait)
+
+
+async def _check_password(
+    attempt: _Attempt, user: User, policy: IdentityPolicy, password: str
+) -> None:
+    """The account's brakes, then the password; a wrong one counts as a failure."""
+    if user.locked_at is not None:
+        raise await attempt.refuse(SignInCode.LOCKED, user)
+    if wait := _account_wait(user, policy, attempt.now):
+        raise await attempt.refuse(SignInCode.THROTTLED, user, wait)
+    stored = user.password_hash
+    if not (await verify_password_async(stored or dummy_hash(), password) and stored):
+        raise SignInRefused(await _count_failure(attempt, user, policy))
 
 
 async def authenticate(email: str, password: str, *, source_address: str | None) -> User:
@@ -196,25 +216,29 @@ async def authenticate(email: str, password: str, *, source_address: str | None)
     Runs inside the tenant's scope; each attempt writes its own short transactions
     (never one held while argon2 runs)."""
     attempt = _Attempt(email, source_address)
-    if attempt.address and (wait := await _address_wait(attempt.address, attempt.now)):
-        raise await attempt.refuse(SignInCode.THROTTLED, None, wait)
+    await _check_address(attempt)
     policy = await get_policy()
     user = await User.get_or_none(email=attempt.tried)
-    if user is not None and user.locked_at is not None:
-        raise await attempt.refuse(SignInCode.LOCKED, user)
-    if user is not None and (wait := _account_wait(user, policy, attempt.now)):
-        raise await attempt.refuse(SignInCode.THROTTLED, user, wait)
-    stored = user.password_hash if user is not None else None
-    matches = await verify_password_async(stored or dummy_hash(), password) and stored is not None
     if user is None:
+        await verify_password_async(dummy_hash(), password)  # as long as for a real user
         raise await attempt.refuse(SignInCode.INVALID_CREDENTIALS, None)
-    if not matches:
-        raise SignInRefused(await _count_failure(attempt, user, policy))
+    await _check_password(attempt, user, policy, password)
     if user.status is UserStatus.DEACTIVATED:
         raise await attempt.refuse(SignInCode.DEACTIVATED, user)
     if policy.email_verification_required and user.email_verified_at is None:
         raise await attempt.refuse(SignInCode.EMAIL_NOT_VERIFIED, user)
-    return await _succeed(attempt, user, password)
+    return await _succeed(attempt, user, password, sign_in=True)
+
+
+async def reauthenticate(user: User, password: str, *, source_address: str | None) -> User:
+    """Check a signed-in user's current password again before a sensitive change (their
+    password or email), behind the same brakes as a sign-in and counted with its
+    failures, so a stolen access token cannot guess the password faster. Raises
+    ``SignInRefused`` (INVALID_CREDENTIALS, THROTTLED or LOCKED)."""
+    attempt = _Attempt(user.email, source_address, operation="reauthenticate")
+    await _check_address(attempt)
+    await _check_password(attempt, user, await get_policy(), password)
+    return await _succeed(attempt, user, password, sign_in=False)
 
 
 async def unlock(user_id: int, *, reason: str | None = None) -> User:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
 from argon2 import Parameters, Type
 
 from schema.identity import passwords
+from schema.identity.messages import render
 from schema.identity.service import MAIL_ACTOR
 from tenants.outbox import JobOutbox
 
@@ -29,10 +31,38 @@ def fast_hashing() -> Iterator[None]:
 
 
 async def mails() -> list[dict[str, Any]]:
-    """The ``mail.send`` jobs enqueued so far in the current tenant, oldest first."""
+    """The ``mail.send`` jobs enqueued so far in the current tenant, oldest first; each
+    is checked to render (its template gets every param it needs)."""
     rows = await JobOutbox.filter(actor=MAIL_ACTOR).order_by("id")
-    return [row.decoded_args() for row in rows]
+    found = [row.decoded_args() for row in rows]
+    for mail in found:
+        render(mail["template"], mail["params"])
+    return found
 
 
 async def outbox_count() -> int:
     return await JobOutbox.all().count()
+
+
+def token_mail(
+    to: str,
+    template: str,
+    full_name: str,
+    action: str,
+    token: str,
+    expires_at: datetime,
+    **extra: str,
+) -> dict[str, Any]:
+    """The exact ``mail.send`` args of a token mail of tenant Acme Ltd (default links)."""
+    return {
+        "to": to,
+        "template": template,
+        "params": {
+            "tenant": "Acme Ltd",
+            "full_name": full_name,
+            "token": token,
+            "link": f"/t/acme/account/{action}?token={token}",
+            "expires_at": expires_at.isoformat(),
+            **extra,
+        },
+    }

@@ -281,10 +281,17 @@ async def test_ids_of_another_type_or_malformed(acme: TenantRecord) -> None:
         acme, DEACTIVATE, admin, id=to_global_id("SettingsChange", 1), reason="r"
     )
     malformed = await run(acme, DEACTIVATE, admin, id="%%%", reason="r")
-    assert other_type["data"]["userDeactivate"]["errors"] == [
-        {"field": ["id"], "code": "NOT_FOUND"}
-    ]
+    huge_id = to_global_id("User", 10**12)
+    huge = await run(acme, DEACTIVATE, admin, id=huge_id, reason="r")
+    arabic = await run(acme, DEACTIVATE, admin, id=to_global_id("User", chr(0x661)), reason="r")
+    reader = user_with("users:read")
+    node = await run(acme, "query N($id: ID!) { node(id: $id) { id } }", reader, id=huge_id)
+    for payload in (other_type, huge, arabic):
+        assert payload["data"]["userDeactivate"]["errors"] == [
+            {"field": ["id"], "code": "NOT_FOUND"}
+        ]
     assert error_codes(malformed) == ["BAD_REQUEST"]
+    assert node == {"data": {"node": None}}
 
 
 async def test_unlock(acme: TenantRecord) -> None:

@@ -17,8 +17,10 @@ from schema.identity.service import (
     SignInCode,
     SignInRefused,
     authenticate,
+    change_password,
     create_user,
     deactivate,
+    request_email_change,
     unlock,
 )
 from schema.identity.service import signin as signin_module
@@ -280,3 +282,50 @@ async def test_sign_in_rehashes_when_the_parameters_changed(acme: TenantRecord) 
     assert extract_parameters(stored.password_hash) == stronger
     assert again.password_hash == stored.password_hash
     assert stored.password_changed_at == user.password_changed_at  # same password
+
+
+async def test_wrong_current_passwords_count_like_failed_sign_ins(acme: TenantRecord) -> None:
+    """A stolen access token must not let anyone guess the password through
+    userPasswordChange or userEmailChangeRequest faster than through the sign-in."""
+    async with tenant_scope(acme):
+        await IdentityPolicy.filter(id=1).update(
+            throttle_after_failures=2, lockout_after_failures=3
+        )
+        user = await make_user()
+        found = []
+        for guess in ("guess 1", "guess 2", PASSWORD):
+            with pytest.raises(DomainError) as caught:
+                await change_password(user.id, guess, "a new passphrase", source_address=HOME)
+            found += [(e.field, e.code) for e in caught.value.errors]
+        await backdate_last_failure(user, timedelta(seconds=1))
+        with pytest.raises(DomainError) as locking:
+            await request_email_change(user.id, "new@example.com", "guess 3", source_address=HOME)
+        log = await attempts()
+        stored = await User.get(id=user.id)
+    assert found == [
+        (("current_password",), "WRONG_PASSWORD"),
+        (("current_password",), "WRONG_PASSWORD"),
+        (("current_password",), "THROTTLED"),
+    ]
+    assert [(e.field, e.code) for e in locking.value.errors] == [(("current_password",), "LOCKED")]
+    assert [outcome for *_, outcome in log] == [
+        "INVALID_CREDENTIALS",
+        "INVALID_CREDENTIALS",
+        "THROTTLED",
+        "LOCKED",
+    ]
+    assert stored.locked_at is not None
+    assert stored.password_hash == user.password_hash
+
+
+async def test_a_right_current_password_clears_the_failures_but_is_no_sign_in(
+    acme: TenantRecord,
+) -> None:
+    async with tenant_scope(acme):
+        user = await make_user()
+        await refused(EMAIL, "guess")
+        await change_password(user.id, PASSWORD, "a new passphrase", source_address=HOME)
+        stored = await User.get(id=user.id)
+        log = await attempts()
+    assert (stored.failed_sign_ins, stored.last_login_at) == (0, None)
+    assert log[-1] == (EMAIL, user.id, HOME, "SUCCESS")

@@ -27,7 +27,7 @@ from schema.identity.service import (
 from schema.identity.service.tokens import digest
 from tenants.records import TenantRecord
 from tenants.scope import tenant_scope
-from tests.schema.identity.conftest import PASSWORD, mails, outbox_count
+from tests.schema.identity.conftest import PASSWORD, mails, outbox_count, token_mail
 
 NEW_PASSWORD = "a whole new passphrase"
 
@@ -66,14 +66,16 @@ async def test_verify_email_once(acme: TenantRecord) -> None:
     assert codes(replay) == [(("token",), "TOKEN_USED")]
 
 
-@pytest.mark.parametrize("token", ["", "nope", "x" * 43, "x" * 5000])
-async def test_unknown_tokens(acme: TenantRecord, token: str) -> None:
+async def test_unknown_tokens(acme: TenantRecord) -> None:
+    found = []
     async with tenant_scope(acme):
         user, _ = await registered()
-        with pytest.raises(DomainError) as caught:
-            await verify_email(token)
+        for token in ["", "nope", "x" * 43, "x" * 5000]:
+            with pytest.raises(DomainError) as caught:
+                await verify_email(token)
+            found += codes(caught)
         assert (await User.get(id=user.id)).email_verified_at is None
-    assert codes(caught) == [(("token",), "TOKEN_INVALID")]
+    assert found == [(("token",), "TOKEN_INVALID")] * 4
 
 
 async def test_an_expired_token(acme: TenantRecord) -> None:
@@ -162,17 +164,9 @@ async def test_password_reset(acme: TenantRecord) -> None:
         with pytest.raises(DomainError) as replay:
             await reset_password(token, NEW_PASSWORD + "!")
         signed_in = await authenticate("al@example.com", NEW_PASSWORD, source_address=None)
-    assert mail == {
-        "to": "al@example.com",
-        "template": "password_reset",
-        "params": {
-            "tenant": "Acme Ltd",
-            "full_name": "Al",
-            "token": token,
-            "link": f"/t/acme/account/reset-password?token={token}",
-            "expires_at": row.expires_at.isoformat(),
-        },
-    }
+    assert mail == token_mail(
+        "al@example.com", "password_reset", "Al", "reset-password", token, row.expires_at
+    )
     assert row.expires_at - row.created_at == timedelta(hours=1)
     assert changed.password_changed_at is not None
     assert user.password_changed_at is not None
@@ -265,17 +259,15 @@ async def test_change_of_email(acme: TenantRecord) -> None:
             purpose=TokenPurpose.VERIFY_EMAIL, used_at=None
         ).count()
     assert unchanged.email == "old@example.com"
-    assert request == {
-        "to": "new@example.com",
-        "template": "email_change_verify",
-        "params": {
-            "tenant": "Acme Ltd",
-            "full_name": "Al",
-            "token": token,
-            "link": f"/t/acme/account/confirm-email-change?token={token}",
-            "expires_at": row.expires_at.isoformat(),
-        },
-    }
+    assert request == token_mail(
+        "new@example.com",
+        "email_change_verify",
+        "Al",
+        "confirm-email-change",
+        token,
+        row.expires_at,
+        new_email="new@example.com",
+    )
     assert (row.new_email, row.expires_at - row.created_at) == (
         "new@example.com",
         timedelta(hours=24),
