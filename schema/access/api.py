@@ -50,12 +50,23 @@ def user_gid(user_id: int | None) -> strawberry.ID | None:
     return None if user_id is None else to_global_id("User", user_id)
 
 
-def decode_id(global_id: str, type_name: str, field: str) -> int:
-    """The integer key of a global ID of ``type_name``; a payload error otherwise."""
-    found, key = from_global_id(global_id)
-    if found != type_name or not key.isdigit() or int(key) <= 0:
-        raise DomainError([FieldError((field,), "INVALID", f"not a {type_name} ID")])
+MAX_KEY = 2**31 - 1  # the id columns are 32-bit
+
+
+def int_key(key: str) -> int | None:
+    """A row id from a global ID's key: ASCII digits within the columns' range."""
+    if not (key.isascii() and key.isdigit()) or not 0 < int(key) <= MAX_KEY:
+        return None
     return int(key)
+
+
+def decode_id(global_id: str, type_name: str, field: str) -> int:
+    """The row id of a global ID of ``type_name``; a payload error otherwise."""
+    found, key = from_global_id(global_id)
+    row_id = int_key(key) if found == type_name else None
+    if row_id is None:
+        raise DomainError([FieldError((field,), "INVALID", f"not a {type_name} ID")])
+    return row_id
 
 
 T = TypeVar("T")
@@ -308,31 +319,28 @@ async def build_me(context: Any) -> Me:
 # --- node fetchers -----------------------------------------------------------------------
 
 
-def _key(key: str) -> int | None:
-    return int(key) if key.isdigit() else None
-
-
 async def _fetch_role(key: str, context: Any) -> RoleType | None:
     ensure_permission(context, "roles:read")
-    row = await Role.get_or_none(id=_key(key)) if _key(key) else None
+    row = await Role.get_or_none(id=row_id) if (row_id := int_key(key)) else None
     return (await role_types([row]))[0] if row else None
 
 
 async def _fetch_assignment(key: str, context: Any) -> RoleAssignmentType | None:
     principal = ensure_permission(context, "roles:read")
-    row = await visible_assignments(principal).get_or_none(id=_key(key)) if _key(key) else None
+    row_id = int_key(key)
+    row = await visible_assignments(principal).get_or_none(id=row_id) if row_id else None
     return RoleAssignmentType.from_model(row) if row else None
 
 
 async def _fetch_review(key: str, context: Any) -> AccessReviewType | None:
     ensure_permission(context, "access_reviews:read")
-    row = await AccessReview.get_or_none(id=_key(key)) if _key(key) else None
+    row = await AccessReview.get_or_none(id=row_id) if (row_id := int_key(key)) else None
     return AccessReviewType.from_model(row) if row else None
 
 
 async def _fetch_item(key: str, context: Any) -> AccessReviewItemType | None:
     ensure_permission(context, "access_reviews:read")
-    row = await AccessReviewItem.get_or_none(id=_key(key)) if _key(key) else None
+    row = await AccessReviewItem.get_or_none(id=row_id) if (row_id := int_key(key)) else None
     return AccessReviewItemType.from_model(row) if row else None
 
 
@@ -435,9 +443,9 @@ class AccessQuery:
 
 
 def _global_key(global_id: str, type_name: str) -> int:
-    """For filters: an ID of another type matches nothing."""
+    """For filters: an ID of another type, or out of range, matches nothing."""
     found, key = from_global_id(global_id)
-    return int(key) if found == type_name and key.isdigit() else 0
+    return (int_key(key) if found == type_name else None) or 0
 
 
 # --- mutations ---------------------------------------------------------------------------

@@ -80,8 +80,8 @@ async def test_metrics_count_operations_errors_and_open_clients(running_app: Run
     assert delta(operations, operation="Settings", **executed) == 3
     assert delta(operations, operation="History", **executed) == 1
     errors = "saas_graphql_errors_total"
-    assert delta(errors, tenant="acme", operation="History", code="FORBIDDEN") == 1
-    assert delta(errors, tenant="acme", operation="Settings", code="FORBIDDEN") == 0
+    assert delta(errors, tenant="acme", operation="History", code="UNAUTHENTICATED") == 1
+    assert delta(errors, tenant="acme", operation="Settings", code="UNAUTHENTICATED") == 0
     assert value(after, "saas_db_open_tenant_clients") == 1
     await suspend_tenant("acme", actor="test", reason="closing")
     assert value(await scrape(running_app), "saas_db_open_tenant_clients") == 0

@@ -424,3 +424,27 @@ async def test_reviews_through_graphql(acme: TenantRecord, world: World) -> None
     assert listed["data"]["accessReviews"]["nodes"] == [{"period": "2026-06-29"}]
     other = await gql(acme, reader, query, id=to_global_id("Role", review.id))
     assert other["data"] == {"accessReview": None}
+
+
+@pytest.mark.parametrize("key", ["99999999999", "²", "0", "-1"])
+async def test_ids_out_of_range_find_nothing(acme: TenantRecord, world: World, key: str) -> None:
+    reader = user_with("roles:read", "access_reviews:read")
+    for type_name in ("Role", "RoleAssignment", "AccessReview", "AccessReviewItem"):
+        payload = await gql(
+            acme,
+            reader,
+            "query($id: ID!) { node(id: $id) { id } }",
+            id=to_global_id(type_name, key),
+        )
+        assert payload == {"data": {"node": None}, "extensions": payload["extensions"]}
+    listed = await gql(
+        acme, reader, "query($u: ID!) { roleAssignments(userId: $u) { nodes { id } } }",
+        u=to_global_id("User", key),
+    )  # fmt: skip
+    assert listed["data"]["roleAssignments"]["nodes"] == []
+    refused = await run_mutation(
+        acme, world.owner, "roleAssign", {"userId": to_global_id("User", key), "roleKey": "auditor"}
+    )
+    assert refused["data"]["roleAssign"]["errors"] == [
+        {"field": ["userId"], "message": "not a User ID", "code": "INVALID"}
+    ]

@@ -5,7 +5,6 @@ opens each tenant's review once per period."""
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -31,14 +30,13 @@ SLOT = "2026-06-29T04:30:00+00:00"  # a Monday
 
 
 @pytest.fixture
-def access_schedule() -> Iterator[dict[str, scheduler.Periodic]]:
-    """The module's periodic jobs, taken out of the process-wide table afterwards so
-    that other tests' scheduler ticks do not claim them."""
+def access_schedule(monkeypatch: pytest.MonkeyPatch) -> dict[str, scheduler.Periodic]:
+    """Only this module's periodic jobs in the process-wide table, for this test: other
+    modules' (the backups') are not ticked, and other tests do not tick these."""
+    monkeypatch.setattr(scheduler, "PERIODIC", {})
     actors = importlib.import_module(ACTOR_MODULE)
     actors.declare_schedule()
-    yield {name: scheduler.PERIODIC[name] for name in actors.SCHEDULE}
-    for name in actors.SCHEDULE:
-        scheduler.PERIODIC.pop(name, None)
+    return dict(scheduler.PERIODIC)
 
 
 def test_the_schedule_is_weekly_on_the_maintenance_queue(
