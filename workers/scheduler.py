@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from croniter import croniter
 
+from tenants.errors import TenancyError
+from tenants.models import TenantStatus
 from tenants.outbox import enqueue_platform
-from tenants.runtime import Tenancy
+from tenants.runtime import Tenancy, get_tenancy
+from tenants.scope import tenant_scope
 
 log = logging.getLogger("saas.scheduler")
 
@@ -58,6 +62,22 @@ async def tick(now: datetime | None = None) -> list[str]:
         if job is not None:
             claimed.append(key)
     return claimed
+
+
+async def in_every_active_tenant(job: Callable[[], Awaitable[bool]], what: str) -> int:
+    """A periodic job's fan-out: ``job`` in the scope of every active tenant (typically
+    enqueueing the tenant's own job with a dedupe key). A tenant that cannot be served
+    (behind head) is logged and skipped. Returns how many calls returned True."""
+    done = 0
+    for tenant in await get_tenancy().registry.all():
+        if tenant.status != TenantStatus.ACTIVE:
+            continue
+        try:
+            async with tenant_scope(tenant):
+                done += await job()
+        except TenancyError as exc:
+            log.warning("no %s for %s: %s", what, tenant.slug, exc)
+    return done
 
 
 async def run_scheduler(tenancy: Tenancy, stop: asyncio.Event, interval: float = 30.0) -> None:

@@ -265,13 +265,14 @@ class AccessTokenGenerator(BearerTokenGenerator):
 
 
 def _refreshes(grant_type: str, client: Client, scope: str) -> bool:
+    """A refresh token only for clients that may still refresh and ask offline_access:
+    with the code grant when the user granted it, on a refresh always (rotation)."""
+    may = client.check_grant_type(GrantType.REFRESH_TOKEN) and OFFLINE_ACCESS in client.view.scopes
+    if not may:
+        return False
     if grant_type == GrantType.REFRESH_TOKEN:
-        return True  # rotation: the family already holds offline_access
-    return (
-        grant_type == GrantType.AUTHORIZATION_CODE
-        and client.check_grant_type(GrantType.REFRESH_TOKEN)
-        and OFFLINE_ACCESS in scope.split()
-    )
+        return True
+    return grant_type == GrantType.AUTHORIZATION_CODE and OFFLINE_ACCESS in scope.split()
 
 
 # --- endpoints ------------------------------------------------------------------------

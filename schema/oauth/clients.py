@@ -16,7 +16,7 @@ Permission checks are the API's; this module only keeps the rules.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -295,27 +295,33 @@ async def disable_client(pk: int, reason: str | None = None) -> OAuthClient:
     reason = (reason or "").strip() or None
     if reason is not None and len(reason) > MAX_REASON:
         raise DomainError([_error("reason", Code.INVALID, f"at most {MAX_REASON} characters")])
-    async with in_transaction(TENANT_ALIAS):
-        row = await _existing(pk, lock=True)
-        if row.status == ClientStatus.DISABLED:
-            raise DomainError([_error("id", Code.ALREADY_DISABLED, "the client is disabled")])
-        row.status = ClientStatus.DISABLED
-        await row.save(update_fields=["status", "updated_at"])
+
+    async def revoke(row: OAuthClient) -> dict[str, Any]:
         revoked = await revoke_client_families(row.id, "client_disabled")
-        await record(
-            "oauthClientDisable",
-            targets=[_target(row)],
-            summary={"reason": reason, "families_revoked": revoked},
-        )
-    return row
+        return {"reason": reason, "families_revoked": revoked}
+
+    return await _set_status(pk, ClientStatus.DISABLED, Code.ALREADY_DISABLED, revoke)
 
 
 async def enable_client(pk: int) -> OAuthClient:
+    return await _set_status(pk, ClientStatus.ACTIVE, Code.ALREADY_ACTIVE)
+
+
+async def _set_status(
+    pk: int,
+    to: ClientStatus,
+    already: str,
+    effects: Callable[[OAuthClient], Awaitable[dict[str, Any]]] | None = None,
+) -> OAuthClient:
+    """The transition to ``to`` (refused when already there), its ``effects`` and its
+    audit record, in one transaction."""
     async with in_transaction(TENANT_ALIAS):
         row = await _existing(pk, lock=True)
-        if row.status == ClientStatus.ACTIVE:
-            raise DomainError([_error("id", Code.ALREADY_ACTIVE, "the client is active")])
-        row.status = ClientStatus.ACTIVE
+        if row.status == to:
+            raise DomainError([_error("id", already, f"the client is already {to}")])
+        row.status = to
         await row.save(update_fields=["status", "updated_at"])
-        await record("oauthClientEnable", targets=[_target(row)], summary={})
+        summary = await effects(row) if effects else {}
+        operation = "oauthClientDisable" if to is ClientStatus.DISABLED else "oauthClientEnable"
+        await record(operation, targets=[_target(row)], summary=summary)
     return row

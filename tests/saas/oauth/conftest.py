@@ -14,9 +14,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
-from argon2 import Parameters, Type
 
-from schema.identity import passwords
 from schema.identity.models import User
 from schema.identity.service import create_user
 from schema.oauth.clients import ClientSettings, NewClient, create_client
@@ -25,23 +23,12 @@ from schema.oauth.models import ClientKind, GrantType
 from tenants.records import TenantRecord
 from tenants.scope import tenant_scope
 from tests.saas.harness import RunningApp
+from tests.schema.identity.conftest import PASSWORD, fast_hashing  # noqa: F401 (autouse)
 from tests.schema.oauth.forge import parts
 
 EMAIL = "ada@acme.example"
-PASSWORD = "correct horse battery"
 APP_REDIRECT = "com.acme.app:/oauth/callback"
 WEB_REDIRECT = "https://partner.example/callback"
-FAST = Parameters(
-    type=Type.ID, version=19, salt_len=16, hash_len=32, time_cost=1, memory_cost=8, parallelism=1
-)
-
-
-@pytest.fixture(autouse=True)
-def fast_hashing() -> Iterator[None]:
-    previous = passwords.current_parameters()
-    passwords.use_parameters(FAST)
-    yield
-    passwords.use_parameters(previous)
 
 
 @pytest.fixture(autouse=True)
@@ -163,10 +150,15 @@ def hidden(page: str, name: str) -> str:
 
 
 async def sign_in(
-    browser: httpx.AsyncClient, url: str, *, password: str = PASSWORD, consent: str | None = "allow"
+    browser: httpx.AsyncClient,
+    url: str,
+    *,
+    email: str = EMAIL,
+    password: str = PASSWORD,
+    consent: str | None = "allow",
 ) -> httpx.Response:
-    """A headless user: open the login page, post the password, (consent,) and return
-    the last response (the redirect to the client, or a page)."""
+    """A headless user: open the login page, post the password, (decide on the consent
+    page,) and return the last response: the redirect to the client, or a page."""
     page = await browser.get(url)
     assert page.status_code == 200, page.text
     response = await browser.post(
@@ -174,20 +166,27 @@ async def sign_in(
         data={
             "csrf_token": hidden(page.text, "csrf_token"),
             "step": "login",
-            "email": EMAIL,
+            "email": email,
             "password": password,
         },
     )
     if response.status_code == 200 and 'value="consent"' in response.text and consent:
-        response = await browser.post(
-            url,
-            data={
-                "csrf_token": hidden(response.text, "csrf_token"),
-                "step": "consent",
-                "decision": consent,
-            },
-        )
+        response = await decide(browser, url, response, consent)
     return response
+
+
+async def decide(
+    browser: httpx.AsyncClient, url: str, consent_page: httpx.Response, decision: str
+) -> httpx.Response:
+    """Press ``allow`` or ``deny`` on the consent page."""
+    return await browser.post(
+        url,
+        data={
+            "csrf_token": hidden(consent_page.text, "csrf_token"),
+            "step": "consent",
+            "decision": decision,
+        },
+    )
 
 
 def redirect_params(response: httpx.Response) -> dict[str, str]:

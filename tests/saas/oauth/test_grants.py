@@ -124,6 +124,20 @@ async def test_lifetimes_are_short_and_bounded(world: World) -> None:
     assert token.expires_at - token.created_at == timedelta(days=14)
 
 
+async def test_a_code_works_only_for_the_client_it_was_issued_to(world: World) -> None:
+    code, verifier = await get_code(world, world.mobile)
+    stolen = await token_request(
+        world,
+        world.partner,
+        grant_type="authorization_code",
+        code=code,
+        redirect_uri=world.mobile.redirect_uri or "",
+        code_verifier=verifier,
+    )
+    assert error_of(stolen) == "invalid_grant"
+    assert (await redeem(world, world.mobile, code, verifier)).status_code == 200
+
+
 async def test_an_expired_code_is_refused(world: World) -> None:
     code, verifier = await get_code(world, world.mobile)
     async with tenant_scope(world.tenant):

@@ -14,6 +14,7 @@ from tests.saas.oauth.conftest import (
     PASSWORD,
     World,
     authorize_url,
+    decide,
     hidden,
     pkce_pair,
     redirect_params,
@@ -92,16 +93,7 @@ async def test_another_tenants_session_cookie_is_worthless(world: World) -> None
 async def test_a_wrong_password_and_an_unknown_email_read_the_same(world: World) -> None:
     url = partner_url(world)
     wrong = await sign_in(world.client, url, password="not the password")
-    page = await world.client.get(url)
-    unknown = await world.client.post(
-        url,
-        data={
-            "csrf_token": hidden(page.text, "csrf_token"),
-            "step": "login",
-            "email": "nobody@acme.example",
-            "password": PASSWORD,
-        },
-    )
+    unknown = await sign_in(world.client, url, email="nobody@acme.example")
     for response in (wrong, unknown):
         assert response.status_code == 200
         assert "location" not in response.headers
@@ -111,29 +103,13 @@ async def test_a_wrong_password_and_an_unknown_email_read_the_same(world: World)
 
 async def test_consent_lists_the_scopes_and_a_denial_goes_back_to_the_client(world: World) -> None:
     url = partner_url(world, state="s-1")
-    page = await world.client.get(url)
-    consent = await world.client.post(
-        url,
-        data={
-            "csrf_token": hidden(page.text, "csrf_token"),
-            "step": "login",
-            "email": EMAIL,
-            "password": PASSWORD,
-        },
-    )
+    consent = await sign_in(world.client, url, consent=None)
     assert consent.status_code == 200
     assert "Allow Partner?" in consent.text
     assert "<code>orders:read</code>: see orders, their history" in consent.text
     assert "<code>offline_access</code>: keep access while you are away" in consent.text
     assert await codes(world) == 0  # nothing until the user decides
-    denied = await world.client.post(
-        url,
-        data={
-            "csrf_token": hidden(consent.text, "csrf_token"),
-            "step": "consent",
-            "decision": "deny",
-        },
-    )
+    denied = await decide(world.client, url, consent, "deny")
     params = redirect_params(denied)
     assert (params["error"], params["state"]) == ("access_denied", "s-1")
     assert await codes(world) == 0
@@ -141,25 +117,9 @@ async def test_consent_lists_the_scopes_and_a_denial_goes_back_to_the_client(wor
 
 async def test_consent_holds_for_the_request_it_was_given_for_only(world: World) -> None:
     first = partner_url(world, state="one")
-    page = await world.client.get(first)
-    consent = await world.client.post(
-        first,
-        data={
-            "csrf_token": hidden(page.text, "csrf_token"),
-            "step": "login",
-            "email": EMAIL,
-            "password": PASSWORD,
-        },
-    )
+    consent = await sign_in(world.client, first, consent=None)
     other = partner_url(world, state="two")  # another request (and PKCE challenge)
-    response = await world.client.post(
-        other,
-        data={
-            "csrf_token": hidden(consent.text, "csrf_token"),
-            "step": "consent",
-            "decision": "allow",
-        },
-    )
+    response = await decide(world.client, other, consent, "allow")
     assert response.status_code == 200
     assert "Sign in again" in response.text
     assert await codes(world) == 0

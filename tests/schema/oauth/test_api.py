@@ -4,21 +4,18 @@ merchant-limited grants, payload errors with their own codes, secrets shown once
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 import pytest
 
-from schema.core.engine import GraphQLEngine, GraphQLRequest
-from schema.core.limits import QueryLimits
 from schema.core.nodes import to_global_id
 from schema.core.principal import ANONYMOUS, Principal
 from schema.oauth.clients import ClientSettings, NewClient, create_client
 from schema.oauth.models import ClientKind, ClientStatus, GrantType, OAuthClient
-from schema.root import build_schema
 from tenants.records import TenantRecord
 from tenants.scope import tenant_scope
-from tests.schema.principals import context_for, user_with
+from tests.schema.graphql import codes, gql
+from tests.schema.principals import user_with
 
 MANAGER = user_with("oauth_clients:manage", "oauth_clients:read")
 READER = user_with("oauth_clients:read")
@@ -48,25 +45,6 @@ SERVER = {
     "scopes": ["listings:*"],
     "merchantId": 7,
 }
-
-
-@cache
-def engine() -> GraphQLEngine:
-    return GraphQLEngine(build_schema(), QueryLimits(), introspection=True)
-
-
-async def gql(
-    tenant: TenantRecord, principal: Principal, query: str, **variables: Any
-) -> dict[str, Any]:
-    async with tenant_scope(tenant):
-        response = await engine().run(
-            GraphQLRequest(query, variables or None), context_for(tenant, principal)
-        )
-    return response.payload
-
-
-def codes(payload: dict[str, Any]) -> list[str]:
-    return [e["extensions"]["code"] for e in payload.get("errors", [])]
 
 
 async def stored(tenant: TenantRecord) -> list[tuple[str, str, str]]:
