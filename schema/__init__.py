@@ -17,7 +17,7 @@ TENANT_MODEL_MODULES: tuple[str, ...] = (
 def provision_hooks() -> list[Callable[[TenantRecord], Awaitable[None]]]:
     """What each domain seeds in a new tenant's schema, in order."""
     from schema.access.service import seed_templates
-    from schema.oauth.keys import install_current_key
+    from schema.oauth.keys import provision_signing_key
     from schema.settings.service import initialize_settings
 
-    return [initialize_settings, seed_templates, install_current_key]
+    return [initialize_settings, seed_templates, provision_signing_key]

@@ -183,7 +183,13 @@ async def _generate(tenant_id: str, state: KeyState, now: datetime) -> SigningKe
     )
 
 
-async def install_current_key(tenant: TenantRecord) -> None:
+async def provision_signing_key(tenant: TenantRecord) -> None:
+    """Provisioning hook: the first key is part of the tenant's creation (recorded in the
+    registry's tenant events), not an event of the tenant's audit trail."""
+    await install_current_key(tenant, audited=False)
+
+
+async def install_current_key(tenant: TenantRecord, *, audited: bool = True) -> None:
     """Make a current key unless a usable one exists (the provisioning hook, and the
     repair of a tenant without one). A current key that does not open in this tenant
     is retired and unpublished at once: it signed nothing here."""
@@ -201,9 +207,12 @@ async def install_current_key(tenant: TenantRecord) -> None:
                         state=KeyState.RETIRED, retired_at=now, remove_after=now
                     )
             await fresh.save()
-            await record(
-                "signingKeyInstall", targets=[f"SigningKey:{fresh.kid}"], summary={"kid": fresh.kid}
-            )
+            if audited:
+                await record(
+                    "signingKeyInstall",
+                    targets=[f"SigningKey:{fresh.kid}"],
+                    summary={"kid": fresh.kid},
+                )
     except IntegrityError:
         pass  # another process's current key won the unique index: use that one
     finally:
