@@ -32,6 +32,9 @@ class ActorOptions(TypedDict, total=False):
     # redelivered job does its database work once. False: for long jobs or external
     # effects (a backup, an e-mail), which must be idempotent themselves.
     transactional: bool
+    # True: the arguments carry a secret (a mailed link's token), erased from the outbox
+    # row once the job is done. Kept until then: a retry needs them.
+    secret_args: bool
     max_retries: int
     min_backoff: timedelta
     max_backoff: timedelta
@@ -41,6 +44,7 @@ class ActorOptions(TypedDict, total=False):
 TENANT_DEFAULTS = ActorOptions(
     queue="default",
     transactional=True,
+    secret_args=False,
     max_retries=8,
     min_backoff=timedelta(seconds=1),
     max_backoff=timedelta(minutes=5),
@@ -49,6 +53,7 @@ TENANT_DEFAULTS = ActorOptions(
 PLATFORM_DEFAULTS = ActorOptions(
     queue="maintenance",
     transactional=False,
+    secret_args=False,
     max_retries=5,
     min_backoff=timedelta(seconds=5),
     max_backoff=timedelta(minutes=10),
@@ -63,6 +68,7 @@ class ActorSpec:
     platform: bool
     queue: str
     transactional: bool  # see ActorOptions
+    secret_args: bool  # see ActorOptions
     max_retries: int
     min_backoff: timedelta
     max_backoff: timedelta

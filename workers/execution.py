@@ -87,7 +87,10 @@ async def _run(spec: ActorSpec, model: type[OutboxRow], job_id: int, *, lock: bo
     if row is None or row.status in (JobStatus.DONE, JobStatus.FAILED):
         return "skipped"  # redelivered after it finished, or retired by an operator
     await spec.fn(**row.decoded_args())
-    await model.filter(id=job_id).update(status=JobStatus.DONE, done_at=datetime.now(UTC))
+    done = {"status": JobStatus.DONE, "done_at": datetime.now(UTC)}
+    if spec.secret_args:
+        done["args"] = "{}"
+    await model.filter(id=job_id).update(**done)
     return "done"
 
 

@@ -66,6 +66,7 @@ def compose(
     MAIL_ACTOR,
     queue="default",
     transactional=False,
+    secret_args=True,  # a verification or reset link's token
     max_retries=12,  # 1-2 hours of backoff: outlasts an SMTP server's outage
     min_backoff=timedelta(seconds=2),
     max_backoff=timedelta(minutes=30),
