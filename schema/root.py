@@ -17,6 +17,7 @@ from strawberry.tools import merge_types
 from schema.access import api as access_api
 from schema.audit import api as audit_api
 from schema.audit.api import audit_mutations
+from schema.backups import api as backups_api
 from schema.core.nodes import Node, fetch_node
 from schema.core.permissions import public
 from schema.identity import api as identity_api
@@ -24,7 +25,14 @@ from schema.oauth import api as oauth_api
 from schema.settings import api as settings_api
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
-DOMAINS: tuple[ModuleType, ...] = (settings_api, identity_api, access_api, oauth_api, audit_api)
+DOMAINS: tuple[ModuleType, ...] = (
+    settings_api,
+    identity_api,
+    access_api,
+    oauth_api,
+    audit_api,
+    backups_api,
+)
 
 
 @strawberry.type

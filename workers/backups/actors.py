@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from schema.backups.service import BACKUP_ACTOR
 from tenants.scope import current_tenant
 from workers.actors import platform_actor, tenant_actor
 from workers.backups.pruning import prune
-from workers.backups.schedule import BACKUP_ACTOR, enqueue_due
+from workers.backups.schedule import enqueue_due
 from workers.backups.service import create_registry_backup, create_tenant_backup, verify_due
 from workers.scheduler import periodic
 

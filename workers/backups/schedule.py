@@ -12,25 +12,22 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tortoise.functions import Max
 
+from schema.backups.service import BACKUP_ACTOR, request_backup
 from tenants.errors import TenancyError
 from tenants.models import Backup, BackupKind, BackupPolicy, BackupStatus, TenantStatus
-from tenants.outbox import JobOutbox, enqueue
 from tenants.records import TenantRecord
 from tenants.runtime import get_tenancy
-from tenants.scope import current_tenant, tenant_scope
+from tenants.scope import tenant_scope
 from workers.backups.config import backup_config
 from workers.backups.errors import BackupError
 from workers.backups.retention import Retention
 
 log = logging.getLogger("saas.backups")
-
-BACKUP_ACTOR = "backups.tenant"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,20 +115,6 @@ async def due_tenants(now: datetime) -> list[tuple[TenantRecord, str]]:
         if tenant.id not in last or last[tenant.id] < start:
             due.append((tenant, f"{BACKUP_ACTOR}@{int(interval.total_seconds())}s#{number}"))
     return due
-
-
-async def request_backup(*, requested_by: str, dedupe_key: str | None = None) -> JobOutbox | None:
-    """Ask for a backup of the current tenant, in the caller's transaction (inside
-    ``tenant_scope``). The job carries its own request key, so a redelivered job finds
-    the backup it already made instead of making a second one."""
-    tenant = current_tenant()
-    request_key = f"{tenant.id}:{dedupe_key or uuid.uuid4().hex}"
-    return await enqueue(
-        BACKUP_ACTOR,
-        {"request_key": request_key, "requested_by": requested_by},
-        queue="maintenance",
-        dedupe_key=dedupe_key,
-    )
 
 
 async def enqueue_due(now: datetime | None = None) -> int:

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 
+from schema.backups.service import request_backup
 from tenants.models import Backup, JobStatus, PlatformJob
 from tenants.outbox import JobOutbox, enqueue_platform
 from tenants.records import TenantRecord
@@ -21,7 +22,6 @@ from workers import scheduler
 from workers.actors import ACTORS
 from workers.background import BackgroundWork, WorkerConfig
 from workers.backups.config import BackupConfig
-from workers.backups.schedule import request_backup
 from workers.relay import RelayConfig
 
 ACTOR_MODULE = "workers.backups.actors"

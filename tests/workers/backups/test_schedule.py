@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from schema.backups.service import BACKUP_ACTOR
 from tenants.outbox import JobOutbox
 from tenants.provisioning import suspend_tenant
 from tenants.runtime import Tenancy
 from tenants.scope import tenant_scope
 from tests.workers.backups.helpers import create
 from workers.backups.config import BackupConfig
-from workers.backups.schedule import BACKUP_ACTOR, due_tenants, enqueue_due, set_policy, slot_of
+from workers.backups.schedule import due_tenants, enqueue_due, set_policy, slot_of
 from workers.backups.service import create_tenant_backup
 
 DAY = timedelta(hours=24)
