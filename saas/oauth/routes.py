@@ -13,7 +13,7 @@ The issuer is ``{SAAS_PUBLIC_URL}/t/<slug>`` whichever way the request came in.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
@@ -155,7 +155,7 @@ class OAuthEdge:
         declared = request.headers.get("content-length", "0")
         if not declared.isdigit() or int(declared) > self.max_body_bytes:
             raise Refused(_oauth_error("invalid_request", "the request body is too large", 413))
-        body = b""
+        body = bytearray()
         async for chunk in request.stream():
             body += chunk
             if len(body) > self.max_body_bytes:
@@ -170,8 +170,8 @@ class OAuthEdge:
         request: HTTPRequest,
         tenant: TenantRecord,
         endpoint: str,
-        parameters: list[tuple[str, str]],
-        form: list[tuple[str, str]] = (),  # type: ignore[assignment]
+        parameters: Iterable[tuple[str, str]],
+        form: Iterable[tuple[str, str]] = (),
     ) -> Request:
         uri = f"{oauth_config().issuer(tenant.slug)}{endpoint}"
         return Request(request.method, uri, request.headers, parameters=parameters, form=form)

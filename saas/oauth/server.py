@@ -371,10 +371,6 @@ class Request(OAuth2Request):
         self._form = Payload(form).data
 
     @property
-    def args(self) -> dict[str, str]:
-        raise NotImplementedError("parameters are in payload")
-
-    @property
     def form(self) -> dict[str, str]:
         return self._form
 
