@@ -153,8 +153,11 @@ async def test_operator_routes_are_not_reachable_through_a_tenant(
         assert (response.status_code, error_code(response)) == (404, "NOT_FOUND"), url
     response = await alice.post(LIST, url="/t/acme/operator/graphql")
     assert response.status_code == 404
-    # A tenant's own endpoint has no operator fields, whatever the request carries.
+    # A tenant's own endpoint takes no operator key: it is not one of its access tokens.
     response = await alice.post("{ tenants { nodes { slug } } }", url="/t/acme/graphql")
+    assert (response.status_code, error_code(response)) == (401, "UNAUTHENTICATED")
+    # Nor has it the operator's fields.
+    response = await running.graphql("{ tenants { nodes { slug } } }")
     assert error_code(response) == "GRAPHQL_VALIDATION_FAILED"
     assert (
         response.json()["errors"][0]["message"] == "Cannot query field 'tenants' on type 'Query'."
