@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from typing import Any
 
 import pytest
@@ -23,37 +22,16 @@ from schema.access.models import (
 from schema.access.reviews import open_review
 from schema.access.service import RoleInput, assign, create_role, grants_for_scopes
 from schema.access.templates import OWNER
-from schema.core.engine import GraphQLEngine, GraphQLRequest
-from schema.core.limits import QueryLimits
 from schema.core.nodes import to_global_id
 from schema.core.principal import ANONYMOUS, Principal, PrincipalKind, system_principal
 from schema.identity.models import User
-from schema.root import build_schema
 from tenants.records import TenantRecord
 from tenants.scope import tenant_scope
 from tests.schema.access.helpers import make_user, principal_of
-from tests.schema.principals import context_for, user_with
+from tests.schema.graphql import codes, gql
+from tests.schema.principals import user_with
 
 SYSTEM = system_principal("test")
-
-
-@cache
-def engine() -> GraphQLEngine:
-    return GraphQLEngine(build_schema(), QueryLimits(), introspection=True)
-
-
-async def gql(
-    tenant: TenantRecord, principal: Principal, query: str, **variables: Any
-) -> dict[str, Any]:
-    async with tenant_scope(tenant):
-        response = await engine().run(
-            GraphQLRequest(query, variables or None), context_for(tenant, principal)
-        )
-    return response.payload
-
-
-def codes(payload: dict[str, Any]) -> list[str]:
-    return [e["extensions"]["code"] for e in payload.get("errors", [])]
 
 
 def user_id(user: User) -> str:
