@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -187,6 +187,17 @@ class Setting:
     default: str
     parse: Callable[[str], Any]
     help: str
+    secret: bool = False  # never echoed in an error message
+
+    def shown(self, raw: str) -> str:
+        """``raw`` as an error message may quote it: no secret, no password of a URL."""
+        if self.secret:
+            return "(hidden)"
+        parts = urlsplit(raw)
+        if parts.password is None:
+            return repr(raw)
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        return repr(urlunsplit(parts._replace(netloc=netloc)))
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -236,7 +247,7 @@ SETTINGS: tuple[Setting, ...] = (
             "where backups are stored (default: <data dir>/backups)"),
     Setting("SAAS_BACKUP_KEYS", "", _backup_keys,
             "backup encryption keys, `id:base64` comma-separated, newest first "
-            "(development: a key is made in <data dir>/keys if empty)"),
+            "(development: a key is made in <data dir>/keys if empty)", secret=True),
     Setting("SAAS_BACKUP_RETENTION", "7,4,12", parse_retention,
             "backups kept per tenant: daily,weekly,monthly"),
     Setting("SAAS_BACKUP_INTERVAL_HOURS", "24", _positive_float,
@@ -252,7 +263,8 @@ SETTINGS: tuple[Setting, ...] = (
             "(https in production)"),
     Setting("SAAS_SECRET_KEY", "", _secret_keys,
             "platform secrets, comma-separated, newest first (at least 32 characters each): "
-            "seal OAuth signing keys and sign login cookies; required in production"),
+            "seal OAuth signing keys and sign login cookies; required in production",
+            secret=True),
     Setting("SAAS_OAUTH_ACCESS_TOKEN_SECONDS", "300", _bounded_int(30, 3600),
             "lifetime of OAuth access tokens"),
     Setting("SAAS_OAUTH_REFRESH_IDLE_DAYS", "14", _bounded_int(1, 365),
@@ -351,7 +363,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         try:
             values[setting.name.removeprefix("SAAS_").lower()] = setting.parse(raw)
         except ValueError as exc:
-            problems.append(f"{setting.name}={raw!r}: {exc}")
+            problems.append(f"{setting.name}={setting.shown(raw)}: {exc}")
     if not problems and values["pg_pool_min"] > values["pg_pool_max"]:
         problems.append("SAAS_PG_POOL_MIN must not exceed SAAS_PG_POOL_MAX")
     if not problems and values["env"] == "production":

@@ -119,6 +119,23 @@ def test_invalid_value_names_variable_value_and_rule(name: str, raw: str, reason
     assert reason in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("name", "raw", "shown"),
+    [
+        ("SAAS_SECRET_KEY", "too-short-secret", "=(hidden): "),
+        ("SAAS_BACKUP_KEYS", "k1:not-base64!", "=(hidden): "),
+        ("SAAS_MAIL_URL", "smtp://ops:hunter2@mx?tls=1", "='smtp://ops:***@mx?tls=1': "),
+        ("SAAS_DATABASE_URL", "mysql://app:hunter2@db/app", "='mysql://app:***@db/app': "),
+    ],
+)
+def test_an_invalid_secret_is_not_echoed(name: str, raw: str, shown: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({name: raw})
+    assert f"{name}{shown}" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+    assert raw not in str(caught.value)
+
+
 def test_every_problem_is_reported_at_once() -> None:
     with pytest.raises(SettingsError) as caught:
         load_settings({"SAAS_PORT": "0", "SAAS_ENV": "prod", "SAAS_GRAPHQL_MAX_COST": "0"})
