@@ -26,6 +26,7 @@ from saas.app import background_running, make_background, make_tenancy
 from saas.config import Settings, SettingsError, load_settings, parse_pools
 from saas.mail import mail_config
 from saas.oauth import cli as keys_cli
+from saas.oauth import clients_cli
 from saas.observability import configure_logging
 from schema.core.errors import DomainError
 from schema.operator import credentials
@@ -499,6 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
     operator_actions.add_parser("disable", help="the key stops working").add_argument("name")
 
     keys_cli.add_parser(commands)
+    clients_cli.add_parser(commands)
 
     schema = commands.add_parser("schema", help="the GraphQL SDL")
     schema_actions = schema.add_subparsers(dest="action", required=True)
@@ -518,6 +520,7 @@ HANDLERS: dict[str, Callable[[Settings, argparse.Namespace], Any]] = {
     "operators": cmd_operators,
     "mail": cmd_mail,
     "keys": keys_cli.run,
+    "clients": clients_cli.run,
     "migrate": cmd_migrate,
     "tenants": cmd_tenants,
     "schema": cmd_schema,

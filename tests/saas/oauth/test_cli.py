@@ -13,8 +13,12 @@ import pytest
 
 from saas.app import make_tenancy
 from saas.config import Settings, load_settings
+from saas.oauth import clients_cli
 from saas.oauth.cli import add_parser, run
+from schema.oauth.grants import digest
+from schema.oauth.models import ClientKind, OAuthClient
 from tenants.provisioning import create_tenant
+from tenants.scope import tenant_scope
 from tests.conftest import POSTGRES_URL, drop_postgres_leftovers
 from tests.saas.harness import TEST_SECRET_KEY
 
@@ -86,3 +90,51 @@ def test_rotate_all_turns_every_active_tenant(
     assert sorted(line.split(":")[0] for line in out) == ["acme", "globex"]
     assert all(line.endswith("published as next") for line in out)
     assert [k["state"] for k in keys_of(settings, capsys, "globex")] == ["current", "next"]
+
+
+def saas_clients(
+    settings: Settings, capsys: pytest.CaptureFixture[str], *argv: str
+) -> tuple[int, str]:
+    parser = argparse.ArgumentParser(prog="saas")
+    clients_cli.add_parser(parser.add_subparsers(dest="command", required=True))
+    code = clients_cli.run(settings, parser.parse_args(["clients", "create", *argv]))
+    return code, capsys.readouterr().out
+
+
+async def _client(settings: Settings, slug: str, client_id: str) -> OAuthClient | None:
+    async with make_tenancy(settings) as tenancy:
+        tenant = await tenancy.registry.by_slug(slug)
+        async with tenant_scope(tenant):
+            return await OAuthClient.get_or_none(client_id=client_id)
+
+
+def test_the_first_client_is_made_from_the_command_line(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = saas_clients(
+        settings, capsys, "--tenant", "acme", "--name", "Back office", "--kind", "confidential",
+        "--grant", "client_credentials", "--scope", "settings:*",
+    )  # fmt: skip
+    assert code == 0
+    printed = json.loads(out)
+    row = asyncio.run(_client(settings, "acme", printed["client_id"]))
+    assert row is not None
+    assert (row.name, row.kind, row.scopes) == (
+        "Back office",
+        ClientKind.CONFIDENTIAL,
+        ["settings:*"],
+    )
+    assert row.secret_hash == digest(printed["client_secret"])  # shown once, kept hashed
+    assert asyncio.run(_client(settings, "globex", printed["client_id"])) is None
+
+
+def test_a_refused_client_prints_why_and_writes_nothing(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = saas_clients(
+        settings, capsys, "--tenant", "acme", "--name", "App", "--grant", "authorization_code",
+        "--redirect-uri", "http://evil.example/cb", "--scope", "nonsense:scope",
+    )  # fmt: skip
+    assert code == 2
+    assert "redirectUris.0" in out
+    assert "scopes" in out
