@@ -9,18 +9,11 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta
 
 from schema.access.reviews import REVIEW_ACTOR, open_review, request_review
-from tenants.errors import TenancyError
-from tenants.models import TenantStatus
-from tenants.runtime import get_tenancy
-from tenants.scope import tenant_scope
 from workers.actors import platform_actor, tenant_actor
-from workers.scheduler import periodic
-
-log = logging.getLogger("saas.access")
+from workers.scheduler import in_every_active_tenant, periodic
 
 SCHEDULE_ACTOR = "access.review.schedule"
 SCHEDULE = {SCHEDULE_ACTOR: "30 4 * * 1"}
@@ -33,16 +26,11 @@ def period_of(slot: str) -> str:
 
 async def request_reviews(period: str) -> int:
     """Enqueue the review of ``period`` in every active tenant; returns how many were new."""
-    enqueued = 0
-    for tenant in await get_tenancy().registry.all():
-        if tenant.status != TenantStatus.ACTIVE:
-            continue
-        try:
-            async with tenant_scope(tenant):
-                enqueued += await request_review(period) is not None
-        except TenancyError as exc:  # e.g. behind head: not served, nor reviewed
-            log.warning("no access review of %s: %s", tenant.slug, exc)
-    return enqueued
+
+    async def request() -> bool:
+        return await request_review(period) is not None
+
+    return await in_every_active_tenant(request, "access review")
 
 
 @platform_actor(SCHEDULE_ACTOR, time_limit=timedelta(minutes=15))
