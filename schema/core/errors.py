@@ -45,6 +45,19 @@ class DomainError(Exception):
         self.errors = errors
 
 
+def fail(field: str | tuple[str, ...], code: str, message: str) -> DomainError:
+    """A one-error ``DomainError`` to raise: ``field`` is the input's path (snake_case,
+    the API turns it into camelCase), ``()`` for the whole input."""
+    path = (field,) if isinstance(field, str) else field
+    return DomainError([FieldError(path, str(code), message)])
+
+
+def raise_if_any(errors: list[FieldError]) -> None:
+    """Services collect every problem of an input, then refuse it once with all of them."""
+    if errors:
+        raise DomainError(errors)
+
+
 class PublicError(GraphQLError):
     """A top-level error whose message is safe to show and whose code clients branch on."""
 

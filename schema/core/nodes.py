@@ -45,3 +45,19 @@ async def fetch_node(global_id: str, context: Any) -> Any | None:
     type_name, key = from_global_id(global_id)
     fetch = _fetchers.get(type_name)
     return None if fetch is None else await fetch(key, context)
+
+
+MAX_ROW_ID = 2**31 - 1  # id columns are 32-bit: a larger key must never reach the database
+
+
+def row_id(key: str) -> int | None:
+    """A global ID's key as a row id, or None when no row can have it."""
+    if not (key.isascii() and key.isdigit()) or not 0 < int(key) <= MAX_ROW_ID:
+        return None
+    return int(key)
+
+
+def row_id_of(global_id: str, type_name: str) -> int | None:
+    """The row id in a global ID of ``type_name``; None for another type or a bad key."""
+    found, key = from_global_id(global_id)
+    return row_id(key) if found == type_name else None

@@ -15,6 +15,7 @@ from typing import Any
 
 from strawberry.permission import BasePermission
 from strawberry.types import Info
+from tortoise.queryset import QuerySet
 
 from schema.core.errors import ErrorCode, PublicError
 from schema.core.principal import ANONYMOUS, Principal
@@ -85,3 +86,18 @@ def declared_permission(permission_classes: list[type[BasePermission]]) -> str |
 
 public = Public
 authenticated = Authenticated
+
+
+def covers(principal: Principal, permission: str, merchant_id: int | None) -> bool:
+    """Whether ``permission`` covers a record of ``merchant_id`` (None: the tenant's own).
+    A grant limited to some merchants covers only their records, never the tenant's."""
+    merchants = principal.grants.merchants(permission)
+    return merchants is None or merchant_id in merchants
+
+
+def limit_to_merchants(
+    query: QuerySet[Any], principal: Principal, permission: str, field: str = "merchant_id"
+) -> QuerySet[Any]:
+    """``query`` narrowed to the records ``permission`` covers (``covers`` as a filter)."""
+    merchants = principal.grants.merchants(permission)
+    return query if merchants is None else query.filter(**{f"{field}__in": sorted(merchants)})
