@@ -21,6 +21,7 @@ from schema.backups import api as backups_api
 from schema.core.nodes import Node, fetch_node
 from schema.core.permissions import public
 from schema.identity import api as identity_api
+from schema.merchants import api as merchants_api
 from schema.oauth import api as oauth_api
 from schema.settings import api as settings_api
 
@@ -32,6 +33,7 @@ DOMAINS: tuple[ModuleType, ...] = (
     oauth_api,
     audit_api,
     backups_api,
+    merchants_api,
 )
 
 

@@ -90,6 +90,15 @@ TEMPLATES: dict[str, tuple[str, str]] = {
 }
 
 
+def register_templates(templates: Mapping[str, tuple[str, str]]) -> None:
+    """Add another domain's mails (``{name: (subject, body)}``), rendered like these;
+    the domain calls it when its messages module is imported."""
+    clash = templates.keys() & TEMPLATES.keys()
+    if clash:
+        raise ValueError(f"mail templates defined twice: {', '.join(sorted(clash))}")
+    TEMPLATES.update(templates)
+
+
 def _human_time(iso: str) -> str:
     return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 

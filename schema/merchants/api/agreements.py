@@ -1,0 +1,5 @@
+"""(to be built)"""
+
+QUERIES: list[type] = []
+MUTATIONS: list[type] = []
+TYPES: list[type] = []

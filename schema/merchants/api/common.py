@@ -1,0 +1,87 @@
+"""Who may see and act on which merchant: the object-level rules every merchants
+resolver applies after the field's declared permission.
+
+- The applicant (``owner_user_id``) always sees their own merchant, draft included.
+- Otherwise a merchant is seen through a permission that covers it (``covers``): a
+  grant limited to some merchants (merchant staff) covers only those. Drafts are the
+  applicant's alone.
+- A merchant the principal may not see does not exist for it: NOT_FOUND, never
+  FORBIDDEN, so nobody learns which ids exist.
+"""
+
+from __future__ import annotations
+
+from schema.core.errors import fail
+from schema.core.nodes import row_id_of
+from schema.core.permissions import covers
+from schema.core.principal import Principal
+from schema.merchants.errors import Code
+from schema.merchants.models import Merchant
+from schema.merchants.status import MerchantStatus
+
+MERCHANTS_READ = "merchants:read"
+MERCHANTS_MANAGE = "merchants:manage"
+MERCHANTS_REVIEW = "merchants:review"
+MERCHANTS_SANCTION = "merchants:sanction"
+MERCHANTS_CONFIGURE = "merchants:configure"
+
+
+def is_owner(principal: Principal, merchant: Merchant) -> bool:
+    return principal.user_id is not None and principal.user_id == merchant.owner_user_id
+
+
+def granted(principal: Principal, merchant: Merchant, permission: str) -> bool:
+    """Whether the principal's ``permission`` covers ``merchant`` (never a draft)."""
+    return (
+        merchant.status is not MerchantStatus.DRAFT
+        and principal.grants.allows(permission)
+        and covers(principal, permission, merchant.id)
+    )
+
+
+def may_see(principal: Principal, merchant: Merchant) -> bool:
+    return is_owner(principal, merchant) or granted(principal, merchant, MERCHANTS_READ)
+
+
+async def _visible(principal: Principal, global_id: str, field: str) -> Merchant:
+    row_id = row_id_of(global_id, "Merchant")
+    merchant = await Merchant.get_or_none(id=row_id) if row_id is not None else None
+    if merchant is None or not (may_see(principal, merchant) or _granted_any(principal, merchant)):
+        raise fail(field, Code.NOT_FOUND, "no such merchant")
+    return merchant
+
+
+def _granted_any(principal: Principal, merchant: Merchant) -> bool:
+    # Reviewers and sanctioning officers see what they act on, even without merchants:read.
+    return any(granted(principal, merchant, p) for p in (MERCHANTS_REVIEW, MERCHANTS_SANCTION))
+
+
+async def merchant_for(
+    principal: Principal, global_id: str, permission: str, *, field: str = "id"
+) -> Merchant:
+    """The merchant ``global_id`` names, when the principal's ``permission`` covers it.
+    NOT_FOUND when they cannot see it at all (as for an id that does not exist); the
+    field's own permission check already refused those without the permission."""
+    merchant = await _visible(principal, global_id, field)
+    if not granted(principal, merchant, permission):
+        raise fail(field, Code.NOT_FOUND, "no such merchant")
+    return merchant
+
+
+async def owned_merchant(principal: Principal, global_id: str, *, field: str = "id") -> Merchant:
+    """The merchant ``global_id`` names, when the principal is its owner: NOT_FOUND when
+    they cannot see it, NOT_OWNER when they see it through a role but are not its owner
+    (the applicant's own steps are theirs alone)."""
+    merchant = await _visible(principal, global_id, field)
+    if not is_owner(principal, merchant):
+        raise fail(field, Code.NOT_OWNER, "only the merchant's owner can do this")
+    return merchant
+
+
+async def managed_merchant(principal: Principal, global_id: str, *, field: str = "id") -> Merchant:
+    """The merchant ``global_id`` names, for its owner or a principal whose
+    ``merchants:manage`` covers it (its staff with that grant, the tenant's staff)."""
+    merchant = await _visible(principal, global_id, field)
+    if not (is_owner(principal, merchant) or granted(principal, merchant, MERCHANTS_MANAGE)):
+        raise fail(field, Code.NOT_FOUND, "no such merchant")
+    return merchant
