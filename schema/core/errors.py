@@ -58,6 +58,12 @@ def raise_if_any(errors: list[FieldError]) -> None:
         raise DomainError(errors)
 
 
+def under(prefix: str, errors: list[FieldError]) -> list[FieldError]:
+    """``errors`` found in a part of the input, with their paths from the whole input's
+    (``under("input", ...)``: ``contact_email`` becomes ``input.contact_email``)."""
+    return [FieldError((prefix, *e.field), e.code, e.message) for e in errors]
+
+
 class PublicError(GraphQLError):
     """A top-level error whose message is safe to show and whose code clients branch on."""
 

@@ -47,3 +47,9 @@ class Money:
     @classmethod
     def from_minor(cls, amount_minor: int, currency: str) -> Money:
         return cls(amount=minor_to_decimal(amount_minor, currency), currency=currency)
+
+
+@strawberry.input(description="An amount of money in one currency.")
+class MoneyInput:
+    amount: Decimal = strawberry.field(description='Decimal amount as a string, e.g. "12.50".')
+    currency: str = strawberry.field(description="ISO 4217 currency code.")

@@ -16,6 +16,7 @@ class Code(StrEnum):
     # Which record
     NOT_FOUND = "NOT_FOUND"  # or not yours to see
     NOT_OWNER = "NOT_OWNER"  # only the merchant's owner may do this
+    NOT_A_USER = "NOT_A_USER"  # a client or system principal where a person must act
     # The state machine
     INVALID_TRANSITION = "INVALID_TRANSITION"  # not allowed from the merchant's status
     CONFLICT = "CONFLICT"  # changed by someone else meanwhile: reload and retry

@@ -30,6 +30,28 @@ class DocumentKind(StrEnum):
     OTHER = "other"
 
 
+class MerchantField(StrEnum):
+    """The application fields onboarding standards may require (``required_fields``).
+    Each is the ``Merchant`` column of that name, but ``bank_details`` (sealed)."""
+
+    BUSINESS_NAME = "business_name"
+    LEGAL_NAME = "legal_name"
+    REGISTRATION_NUMBER = "registration_number"
+    CATEGORY = "category"
+    DESCRIPTION = "description"
+    WEBSITE = "website"
+    CONTACT_NAME = "contact_name"
+    CONTACT_EMAIL = "contact_email"
+    CONTACT_PHONE = "contact_phone"
+    ADDRESS_LINE1 = "address_line1"
+    ADDRESS_LINE2 = "address_line2"
+    CITY = "city"
+    REGION = "region"
+    POSTAL_CODE = "postal_code"
+    COUNTRY = "country"
+    BANK_DETAILS = "bank_details"
+
+
 class OnboardingStandard(Model):
     """One version of the tenant's onboarding standards. Versions are never edited: a
     change writes the next version, and each application records the version it was

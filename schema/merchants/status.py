@@ -146,5 +146,7 @@ def capabilities(status: MerchantStatus) -> frozenset[Capability]:
 
 # Reviewers see an application from submission on; before that it is the applicant's.
 REVIEWABLE = frozenset({S.SUBMITTED, S.IN_REVIEW, S.NEEDS_INFORMATION})
+# Admitted and not on the way out: the merchant keeps its profile and documents current.
+ADMITTED = frozenset({S.APPROVED, S.AGREEMENT_PENDING, S.ACTIVE, S.WARNED, S.SUSPENDED})
 # Statuses that hold on to a registration number: another applicant using it is flagged.
 HOLDS_REGISTRATION = frozenset(set(S) - {S.DRAFT, S.WITHDRAWN, S.REJECTED})

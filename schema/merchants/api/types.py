@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
+from strawberry.scalars import JSON
 
-from schema.core.nodes import Node, to_global_id
-from schema.merchants.models import DocumentKind, Merchant, RiskLevel
+from schema.core.nodes import Node, row_id_of, to_global_id
+from schema.core.pagination import Connection, PageRequest, paginate
+from schema.merchants.models import DocumentKind, Merchant, MerchantEvent, RiskLevel
 from schema.merchants.status import (
     Action,
     Capability,
@@ -48,6 +50,35 @@ class RequestedItem:
         "(``document:bank_account_proof``)."
     )
     message: str
+
+
+@strawberry.type(
+    name="MerchantEvent",
+    description="One step of a merchant's history: a change of status or another decision.",
+)
+class MerchantEventType:
+    action: str = strawberry.field(
+        description="A MerchantAction value (submit, approve...) or another decision "
+        "(application_update, document_add, claim...)."
+    )
+    from_status: MerchantStatus | None = strawberry.field(description="Null: no change.")
+    to_status: MerchantStatus | None
+    actor: str = strawberry.field(description="Who: user:12, client:abc, job:merchants.screen.")
+    reason: str | None
+    details: JSON
+    created_at: datetime
+
+    @classmethod
+    def from_model(cls, row: MerchantEvent) -> MerchantEventType:
+        return cls(
+            action=row.action,
+            from_status=MerchantStatus(row.from_status) if row.from_status else None,
+            to_status=MerchantStatus(row.to_status) if row.to_status else None,
+            actor=row.actor,
+            reason=row.reason,
+            details=row.details,
+            created_at=row.created_at,
+        )
 
 
 @strawberry.type(
@@ -96,6 +127,21 @@ class MerchantNode(Node):
     @strawberry.field(description="The actions its status allows next.")
     def allowed_actions(self) -> list[Action]:
         return allowed_actions(self.status)
+
+    @strawberry.field(description="Who did what to it, when and why; newest first.")
+    async def history(
+        self,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[MerchantEventType]:
+        return await paginate(
+            MerchantEvent.filter(merchant_id=row_id_of(self.id, "Merchant")),
+            PageRequest(first=first, after=after, last=last, before=before),
+            MerchantEventType.from_model,
+            newest_first=True,
+        )
 
     @classmethod
     def from_model(cls, row: Merchant) -> MerchantNode:
