@@ -369,8 +369,8 @@ def _has(merchant: Merchant, field: MerchantField) -> bool:
 def _field_errors(merchant: Merchant, standard: OnboardingStandard) -> list[FieldError]:
     errors = [
         FieldError(input_path(field), Code.INCOMPLETE, f"{field.value} is required")
-        for field in sorted(MerchantField(name) for name in standard.required_fields)
-        if not _has(merchant, field)
+        for field in MerchantField
+        if field.value in standard.required_fields and not _has(merchant, field)
     ]
     number = merchant.registration_number
     if number and not re.fullmatch(standard.registration_number_pattern, number):
