@@ -52,8 +52,12 @@ async def _visible(principal: Principal, global_id: str, field: str) -> Merchant
 
 
 def _granted_any(principal: Principal, merchant: Merchant) -> bool:
-    # Reviewers and sanctioning officers see what they act on, even without merchants:read.
-    return any(granted(principal, merchant, p) for p in (MERCHANTS_REVIEW, MERCHANTS_SANCTION))
+    # Reviewers, sanctioning officers and managers see what they act on, even without
+    # merchants:read.
+    return any(
+        granted(principal, merchant, p)
+        for p in (MERCHANTS_REVIEW, MERCHANTS_SANCTION, MERCHANTS_MANAGE)
+    )
 
 
 async def merchant_for(

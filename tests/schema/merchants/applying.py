@@ -59,12 +59,6 @@ _PATHS: dict[MerchantStatus, tuple[Action, ...]] = {
     MerchantStatus.IN_REVIEW: (Action.SCREEN_PASS,),
     MerchantStatus.NEEDS_INFORMATION: (Action.SCREEN_RETURN,),
     MerchantStatus.REJECTED: (Action.SCREEN_PASS, Action.REJECT),
-    MerchantStatus.ACTIVE: (
-        Action.SCREEN_PASS,
-        Action.APPROVE,
-        Action.RECORD_FEE,
-        Action.ACCEPT_AGREEMENT,
-    ),
 }
 
 
