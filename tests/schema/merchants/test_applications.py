@@ -16,7 +16,7 @@ from schema.identity.models import User
 from schema.merchants.models import Merchant, MerchantEvent, OnboardingStandard
 from schema.merchants.service.bank_details import BankDetails, open_bank_details
 from schema.merchants.status import MerchantStatus
-from schema.oauth.sealing import NotOpenable
+from schema.core.secrets import NotOpenable
 from tenants.backends import TENANT_ALIAS
 from tenants.outbox import JobOutbox
 from tenants.records import TenantRecord
