@@ -151,7 +151,7 @@ def upgrade(dialect: str) -> list[str]:
             id {pk},
             merchant_id INT NOT NULL REFERENCES merchant (id) ON DELETE CASCADE,
             kind VARCHAR(32) NOT NULL,
-            file_id INT NOT NULL,
+            file_id INT NOT NULL REFERENCES stored_file (id) ON DELETE RESTRICT,
             filename VARCHAR(255) NOT NULL,
             media_type VARCHAR(100) NOT NULL,
             size BIGINT NOT NULL,

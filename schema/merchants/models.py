@@ -12,6 +12,7 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
+from schema.files.models import StoredFile
 from schema.merchants.status import MerchantStatus
 
 
@@ -191,7 +192,10 @@ class MerchantDocument(Model):
     )
     merchant_id: int
     kind = fields.CharEnumField(DocumentKind, max_length=32)
-    file_id = fields.IntField()  # StoredFile
+    file: fields.ForeignKeyRelation[StoredFile] = fields.ForeignKeyField(
+        "tenant.StoredFile", related_name=False, on_delete=fields.RESTRICT
+    )
+    file_id: int
     filename = fields.CharField(max_length=255)
     media_type = fields.CharField(max_length=100)
     size = fields.BigIntField()

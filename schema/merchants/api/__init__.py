@@ -10,6 +10,7 @@ from schema.core.permissions import ensure_authenticated
 from schema.merchants.api import (
     agreements,
     applications,
+    documents,
     profiles,
     reviews,
     sanctions,
@@ -33,7 +34,17 @@ async def _fetch_merchant(key: str, context: Any) -> MerchantNode | None:
 
 register_node("Merchant", _fetch_merchant)
 
-_PARTS = (standards, applications, reviews, watchlist, agreements, staff, sanctions, profiles)
+_PARTS = (
+    standards,
+    applications,
+    documents,
+    reviews,
+    watchlist,
+    agreements,
+    staff,
+    sanctions,
+    profiles,
+)
 
 QUERIES: list[type] = [q for part in _PARTS for q in part.QUERIES]
 MUTATIONS: list[type] = [m for part in _PARTS for m in part.MUTATIONS]

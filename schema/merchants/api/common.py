@@ -43,10 +43,15 @@ def may_see(principal: Principal, merchant: Merchant) -> bool:
     return is_owner(principal, merchant) or granted(principal, merchant, MERCHANTS_READ)
 
 
+def visible(principal: Principal, merchant: Merchant) -> bool:
+    """Whether the principal sees ``merchant`` at all: to read it, or to act on it."""
+    return may_see(principal, merchant) or _granted_any(principal, merchant)
+
+
 async def _visible(principal: Principal, global_id: str, field: str) -> Merchant:
     row_id = row_id_of(global_id, "Merchant")
     merchant = await Merchant.get_or_none(id=row_id) if row_id is not None else None
-    if merchant is None or not (may_see(principal, merchant) or _granted_any(principal, merchant)):
+    if merchant is None or not visible(principal, merchant):
         raise fail(field, Code.NOT_FOUND, "no such merchant")
     return merchant
 

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections import defaultdict
+from datetime import date, datetime
 
 import strawberry
+from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
 
-from schema.core.nodes import Node, row_id_of, to_global_id
+from schema.core.nodes import Node, to_global_id
 from schema.core.pagination import Connection, PageRequest, paginate
-from schema.merchants.models import DocumentKind, Merchant, MerchantEvent, RiskLevel
+from schema.core.permissions import principal_of
+from schema.files.links import download_url
+from schema.merchants.api.common import visible
+from schema.merchants.models import (
+    DocumentKind,
+    Merchant,
+    MerchantDocument,
+    MerchantEvent,
+    RiskLevel,
+)
 from schema.merchants.status import (
     Action,
     Capability,
@@ -81,6 +92,52 @@ class MerchantEventType:
         )
 
 
+@strawberry.type(name="MerchantDocument", description="A merchant's supporting document.")
+class MerchantDocumentNode(Node):
+    kind: DocumentKind
+    filename: str
+    media_type: str = strawberry.field(description="Detected from the content.")
+    size: int = strawberry.field(description="In bytes.")
+    expires_on: date | None
+    uploaded_at: datetime
+    download_url: str | None = strawberry.field(
+        description="A link to the file, valid for 5 minutes; null for whoever may not "
+        "see the merchant."
+    )
+
+    @classmethod
+    def from_model(cls, row: MerchantDocument, *, downloadable: bool) -> MerchantDocumentNode:
+        """``row`` with its file loaded when ``downloadable``."""
+        return cls(
+            id=to_global_id("MerchantDocument", row.id),
+            kind=row.kind,
+            filename=row.filename,
+            media_type=row.media_type,
+            size=row.size,
+            expires_on=row.expires_on,
+            uploaded_at=row.uploaded_at,
+            download_url=download_url(row.file) if downloadable else None,
+        )
+
+
+def current_documents() -> DataLoader[int, list[MerchantDocument]]:
+    """The current documents of merchants by id, with their files: one query for a whole
+    list of merchants (made per request: ``RequestContext.loader``)."""
+
+    async def load(merchant_ids: list[int]) -> list[list[MerchantDocument]]:
+        rows = (
+            await MerchantDocument.filter(merchant_id__in=merchant_ids, replaced_at=None)
+            .select_related("file")
+            .order_by("id")
+        )
+        found: dict[int, list[MerchantDocument]] = defaultdict(list)
+        for row in rows:
+            found[row.merchant_id].append(row)
+        return [found[merchant_id] for merchant_id in merchant_ids]
+
+    return DataLoader(load_fn=load)
+
+
 @strawberry.type(
     name="Merchant",
     description="A merchant of the tenant, from its application on. Its owner, its staff "
@@ -119,6 +176,8 @@ class MerchantNode(Node):
     decided_at: datetime | None
     activated_at: datetime | None
     status_changed_at: datetime | None
+    # The row it was made from, for the resolvers of its relations (never returned).
+    model: strawberry.Private[Merchant]
 
     @strawberry.field(description="What the merchant may do now, from its status.")
     def capabilities(self) -> list[Capability]:
@@ -137,11 +196,17 @@ class MerchantNode(Node):
         before: str | None = None,
     ) -> Connection[MerchantEventType]:
         return await paginate(
-            MerchantEvent.filter(merchant_id=row_id_of(self.id, "Merchant")),
+            MerchantEvent.filter(merchant_id=self.model.id),
             PageRequest(first=first, after=after, last=last, before=before),
             MerchantEventType.from_model,
             newest_first=True,
         )
+
+    @strawberry.field(description="Its current supporting documents, one per kind at most.")
+    async def documents(self, info: strawberry.Info) -> list[MerchantDocumentNode]:
+        rows = await info.context.loader(current_documents).load(self.model.id)
+        downloadable = visible(principal_of(info.context), self.model)
+        return [MerchantDocumentNode.from_model(row, downloadable=downloadable) for row in rows]
 
     @classmethod
     def from_model(cls, row: Merchant) -> MerchantNode:
@@ -187,4 +252,5 @@ class MerchantNode(Node):
             decided_at=row.decided_at,
             activated_at=row.activated_at,
             status_changed_at=row.status_changed_at,
+            model=row,
         )

@@ -21,6 +21,7 @@ from schema.audit.service import record
 from schema.core.errors import FieldError, fail, raise_if_any, under
 from schema.core.money import CurrencyError, decimal_to_minor
 from schema.core.principal import Principal
+from schema.files.checks import MEDIA_TYPES
 from schema.identity.validation import clean_reason, clean_text
 from schema.merchants.errors import Code
 from schema.merchants.models import (
@@ -32,7 +33,7 @@ from schema.merchants.models import (
 from tenants.backends import TENANT_ALIAS
 
 # What the file store can check by content; a tenant picks among these.
-SUPPORTED_MEDIA_TYPES = ("application/pdf", "image/png", "image/jpeg", "image/webp")
+SUPPORTED_MEDIA_TYPES = tuple(MEDIA_TYPES)
 MIN_FILE_BYTES = 1024
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_PATTERN_LENGTH = 200  # the column; patterns only ever run on numbers of <= 64 characters

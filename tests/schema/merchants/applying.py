@@ -3,16 +3,19 @@ merchant along the state machine the way the other parts of the domain would."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from tortoise.transactions import in_transaction
 
 from schema.core.principal import system_principal
+from schema.files.service import store_upload
 from schema.merchants.models import DocumentKind, Merchant, MerchantDocument
+from schema.merchants.service.documents import PURPOSE, add_document
 from schema.merchants.service.lifecycle import transition
 from schema.merchants.status import Action, MerchantStatus
 from tenants.backends import TENANT_ALIAS
+from tests.schema.files.samples import PDF, upload
 
 IBAN = "DE89 3704 0044 0532 0130 00"
 COMPLETE: dict[str, Any] = {
@@ -29,29 +32,28 @@ COMPLETE: dict[str, Any] = {
     "bankDetails": {"accountHolder": "Ada's Bakery GmbH", "country": "DE", "iban": IBAN},
 }
 SYSTEM = system_principal("tests")
+REQUIRED_KINDS = (
+    DocumentKind.BUSINESS_LICENCE,
+    DocumentKind.REPRESENTATIVE_IDENTITY,
+    DocumentKind.BANK_ACCOUNT_PROOF,
+)
+EXPIRING = frozenset({DocumentKind.REPRESENTATIVE_IDENTITY})
 
 
-async def add_documents(merchant: Merchant, *, expires_on: date | None = None) -> None:
-    """The documents the default standards require (the identity one expiring in a year,
-    or on ``expires_on``)."""
-    expiry = expires_on or date.today() + timedelta(days=365)
-    for kind in (
-        DocumentKind.BUSINESS_LICENCE,
-        DocumentKind.REPRESENTATIVE_IDENTITY,
-        DocumentKind.BANK_ACCOUNT_PROOF,
-    ):
-        await MerchantDocument.create(
-            merchant_id=merchant.id,
-            kind=kind,
-            file_id=1,
-            filename=f"{kind.value}.pdf",
-            media_type="application/pdf",
-            size=2048,
-            sha256="0" * 64,
-            expires_on=expiry if kind is DocumentKind.REPRESENTATIVE_IDENTITY else None,
-            uploaded_by="user:1",
-            uploaded_at=datetime.now(UTC),
+async def add_documents(merchant: Merchant) -> list[MerchantDocument]:
+    """The documents the default standards require, as PDFs (the identity document
+    expiring in a year)."""
+    added = []
+    for kind in REQUIRED_KINDS:
+        stored = await store_upload(
+            upload(PDF, f"{kind.value}.pdf", "application/pdf"),
+            purpose=PURPOSE,
+            accepted_types=("application/pdf",),
+            max_bytes=len(PDF),
         )
+        expires = date.today() + timedelta(days=365) if kind in EXPIRING else None
+        added.append(await add_document(merchant, kind, stored, expires, SYSTEM))
+    return added
 
 
 # The usual way to each status from a submitted application.

@@ -12,11 +12,11 @@ from tortoise import connections
 
 from schema.core.nodes import to_global_id
 from schema.core.principal import Principal, PrincipalKind
+from schema.core.secrets import NotOpenable
 from schema.identity.models import User
-from schema.merchants.models import Merchant, MerchantEvent, OnboardingStandard
+from schema.merchants.models import Merchant, MerchantDocument, MerchantEvent, OnboardingStandard
 from schema.merchants.service.bank_details import BankDetails, open_bank_details
 from schema.merchants.status import MerchantStatus
-from schema.core.secrets import NotOpenable
 from tenants.backends import TENANT_ALIAS
 from tenants.outbox import JobOutbox
 from tenants.records import TenantRecord
@@ -281,10 +281,9 @@ async def test_submission_checks_number_documents_and_category_against_current_s
 ) -> None:
     merchant_id = await draft_of(acme, ada, **COMPLETE)
     async with tenant_scope(acme):
-        await add_documents(
-            await Merchant.get(owner_user_id=ada.user_id),
-            expires_on=date.today() - timedelta(days=1),
-        )
+        documents = await add_documents(await Merchant.get(owner_user_id=ada.user_id))
+        yesterday = date.today() - timedelta(days=1)  # a year went by
+        await MerchantDocument.filter(id=documents[1].id).update(expires_on=yesterday)
         current = await OnboardingStandard.get(version=1)
         await OnboardingStandard.create(
             **{f: getattr(current, f) for f in ("required_fields", "documents", "accepted_types",

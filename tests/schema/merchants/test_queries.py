@@ -15,7 +15,6 @@ from schema.merchants.status import MerchantStatus
 from tenants.records import TenantRecord
 from tenants.scope import tenant_scope
 from tests.schema.graphql import codes, gql
-from tests.schema.merchants.applying import add_documents
 from tests.schema.merchants.conftest import make_draft, make_user
 from tests.schema.principals import user_with
 
@@ -34,11 +33,6 @@ PROFILE = """mutation P($id: ID!, $input: MerchantProfileInput!) {
     merchant { description website contactPhone } errors { field code }
   }
 }"""
-SUBMITTED_FIELDS = {
-    "legal_name": "Legal",
-    "registration_number": "REG1",
-    "category": "food",
-}
 
 
 async def _merchant(name: str, status: MerchantStatus, **fields: Any) -> Merchant:
@@ -113,10 +107,6 @@ async def test_history_newest_first_for_whoever_sees_the_merchant(
       merchant { id } } }"""
     created = await gql(acme, applicant_principal, create)
     merchant_id = created["data"]["merchantApplicationCreate"]["merchant"]["id"]
-    async with tenant_scope(acme):
-        merchant = await Merchant.get(owner_user_id=applicant.id)
-        await Merchant.filter(id=merchant.id).update(**SUBMITTED_FIELDS)
-        await add_documents(merchant)
     await gql(
         acme,
         applicant_principal,
