@@ -3,6 +3,7 @@ standards, the owner's alone, and bank details that never come back."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import date, timedelta
 from typing import Any
@@ -241,6 +242,18 @@ async def test_one_open_application_per_user(acme: TenantRecord, ada: Principal)
     await gql(acme, ada, WITHDRAW, id=merchant_id, reason="changed my mind")
     again = await create(acme, ada, businessName="Second")
     assert (again["errors"], again["merchant"]["status"]) == ([], "DRAFT")
+
+
+async def test_two_applications_at_once_only_one_is_opened(
+    acme: TenantRecord, ada: Principal
+) -> None:
+    results = await asyncio.gather(
+        *(create(acme, ada, businessName=name) for name in ("First", "Second", "Third"))
+    )
+    outcomes = sorted([e["code"] for e in result["errors"]] for result in results)
+    assert outcomes == [[], ["ALREADY_APPLIED"], ["ALREADY_APPLIED"]]
+    async with tenant_scope(acme):
+        assert await Merchant.filter(owner_user_id=ada.user_id).count() == 1
 
 
 async def test_a_client_acting_as_itself_cannot_apply(acme: TenantRecord) -> None:
