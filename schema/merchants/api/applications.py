@@ -4,6 +4,7 @@ merchants: the tenant's (``merchants:read``) and one's own (``myMerchants``)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import strawberry
@@ -152,6 +153,19 @@ MerchantApplicationReopenPayload = REOPEN.payload
 MerchantProfileUpdatePayload = PROFILE_UPDATE.payload
 
 
+Step = Callable[[Merchant, Principal], Awaitable[Merchant]]
+Finder = Callable[[Principal, str], Awaitable[Merchant]]
+
+
+async def _as_owner(
+    info: strawberry.Info, global_id: str, step: Step, find: Finder = owned_merchant
+) -> Merchant:
+    """``step`` taken by the principal on the merchant ``global_id`` names, when they are
+    its owner (``owned_merchant``: NOT_FOUND or NOT_OWNER otherwise; or ``find``'s rule)."""
+    principal = principal_of(info.context)
+    return await step(await find(principal, global_id), principal)
+
+
 async def _merchant_result(merchant: Merchant) -> dict[str, Any]:
     return {"merchant": MerchantNode.from_model(merchant)}
 
@@ -256,12 +270,9 @@ class ApplicationsMutation:
     async def merchant_application_update(
         self, info: strawberry.Info, id: strawberry.ID, input: ApplicationInput
     ) -> MerchantApplicationUpdatePayload:
-        async def update() -> Merchant:
-            principal = principal_of(info.context)
-            merchant = await owned_merchant(principal, id)
-            return await service.update_application(merchant, input.changes(), principal)
-
-        return await UPDATE.run(update(), _merchant_result)
+        changes = input.changes()
+        call = _as_owner(info, id, lambda m, p: service.update_application(m, changes, p))
+        return await UPDATE.run(call, _merchant_result)
 
     @strawberry.mutation(
         permission_classes=[authenticated],
@@ -271,11 +282,7 @@ class ApplicationsMutation:
     async def merchant_application_submit(
         self, info: strawberry.Info, id: strawberry.ID
     ) -> MerchantApplicationSubmitPayload:
-        async def submit() -> Merchant:
-            principal = principal_of(info.context)
-            return await service.submit(await owned_merchant(principal, id), principal)
-
-        return await SUBMIT.run(submit(), _merchant_result)
+        return await SUBMIT.run(_as_owner(info, id, service.submit), _merchant_result)
 
     @strawberry.mutation(
         permission_classes=[authenticated],
@@ -284,11 +291,8 @@ class ApplicationsMutation:
     async def merchant_application_withdraw(
         self, info: strawberry.Info, id: strawberry.ID, reason: str
     ) -> MerchantApplicationWithdrawPayload:
-        async def withdraw() -> Merchant:
-            principal = principal_of(info.context)
-            return await service.withdraw(await owned_merchant(principal, id), reason, principal)
-
-        return await WITHDRAW.run(withdraw(), _merchant_result)
+        call = _as_owner(info, id, lambda m, p: service.withdraw(m, reason, p))
+        return await WITHDRAW.run(call, _merchant_result)
 
     @strawberry.mutation(
         permission_classes=[authenticated],
@@ -297,11 +301,7 @@ class ApplicationsMutation:
     async def merchant_application_reopen(
         self, info: strawberry.Info, id: strawberry.ID
     ) -> MerchantApplicationReopenPayload:
-        async def reopen() -> Merchant:
-            principal = principal_of(info.context)
-            return await service.reopen(await owned_merchant(principal, id), principal)
-
-        return await REOPEN.run(reopen(), _merchant_result)
+        return await REOPEN.run(_as_owner(info, id, service.reopen), _merchant_result)
 
     @strawberry.mutation(
         permission_classes=[authenticated],
@@ -311,12 +311,11 @@ class ApplicationsMutation:
     async def merchant_profile_update(
         self, info: strawberry.Info, id: strawberry.ID, input: ProfileInput
     ) -> MerchantProfileUpdatePayload:
-        async def update() -> Merchant:
-            principal = principal_of(info.context)
-            merchant = await managed_merchant(principal, id)
-            return await service.update_profile(merchant, input.changes(), principal)
-
-        return await PROFILE_UPDATE.run(update(), _merchant_result)
+        changes = input.changes()
+        call = _as_owner(
+            info, id, lambda m, p: service.update_profile(m, changes, p), find=managed_merchant
+        )
+        return await PROFILE_UPDATE.run(call, _merchant_result)
 
 
 QUERIES: list[type] = [ApplicationsQuery]

@@ -153,16 +153,8 @@ class StandardsInput:
             fee: Fee | Any | None = KEEP
         else:
             fee = Fee(self.fee.amount, self.fee.currency) if self.fee is not None else None
-        return StandardsChanges(
-            required_fields=self.required_fields,
-            documents=documents,
-            accepted_types=self.accepted_types,
-            max_file_bytes=self.max_file_bytes,
-            categories=self.categories,
-            restricted_categories=self.restricted_categories,
-            registration_number_pattern=self.registration_number_pattern,
-            fee=fee,
-        )
+        unchanged = {k: v for k, v in vars(self).items() if k not in ("documents", "fee")}
+        return StandardsChanges(**unchanged, documents=documents, fee=fee)
 
 
 STANDARDS_UPDATE = mutation_types(

@@ -39,7 +39,13 @@ from schema.merchants.models import (
     OnboardingStandard,
 )
 from schema.merchants.service.bank_details import BankDetails, clean_bank_details, seal
-from schema.merchants.service.lifecycle import change, note, refused_transition, transition
+from schema.merchants.service.lifecycle import (
+    cannot,
+    change,
+    note,
+    refused_transition,
+    transition,
+)
 from schema.merchants.service.standards import current_standard, requirements
 from schema.merchants.status import (
     ADMITTED,
@@ -300,20 +306,10 @@ def _given_names(columns: dict[str, Any], bank: BankDetails | None) -> list[str]
     return sorted([*columns, "bank_details"] if bank is not None else columns)
 
 
-def _ensure_editable(merchant: Merchant) -> None:
-    if Capability.EDIT_APPLICATION not in capabilities(merchant.status):
-        raise fail(
-            (),
-            Code.INVALID_TRANSITION,
-            f"a merchant that is {merchant.status.value} cannot change its application",
-        )
-
-
-async def update_application(
-    merchant: Merchant, changes: ApplicationChanges, actor: Principal
+async def _save(
+    merchant: Merchant, changes: ApplicationChanges, actor: Principal, event: str
 ) -> Merchant:
-    """Save changes to a draft (or an application sent back for information)."""
-    _ensure_editable(merchant)
+    """Write the changes that differ, and remember which fields they were as ``event``."""
     if not changes.given():
         raise fail("input", Code.NOTHING_TO_CHANGE, "no field was given")
     async with in_transaction(TENANT_ALIAS):
@@ -322,8 +318,17 @@ async def update_application(
         if not changed:
             raise fail("input", Code.NOTHING_TO_CHANGE, "every field given is as it is")
         await _write(merchant, columns, bank)
-        await note(merchant, "application_update", actor, details={"fields": changed})
+        await note(merchant, event, actor, details={"fields": changed})
     return merchant
+
+
+async def update_application(
+    merchant: Merchant, changes: ApplicationChanges, actor: Principal
+) -> Merchant:
+    """Save changes to a draft (or an application sent back for information)."""
+    if Capability.EDIT_APPLICATION not in capabilities(merchant.status):
+        raise cannot(merchant, "change its application")
+    return await _save(merchant, changes, actor, "application_update")
 
 
 PROFILE_FIELDS = frozenset(
@@ -337,24 +342,10 @@ async def update_profile(
     """An admitted merchant's public details and contacts (the rest of the application
     is what it was approved with)."""
     if merchant.status not in ADMITTED:
-        raise fail(
-            (),
-            Code.INVALID_TRANSITION,
-            f"a merchant that is {merchant.status.value} cannot change its profile",
-        )
-    given = changes.given()
-    if not given:
-        raise fail("input", Code.NOTHING_TO_CHANGE, "no field was given")
-    if given - PROFILE_FIELDS:
+        raise cannot(merchant, "change its profile")
+    if changes.given() - PROFILE_FIELDS:
         raise fail("input", Code.INVALID, "only the profile's fields can change here")
-    async with in_transaction(TENANT_ALIAS):
-        columns, _ = clean_changes(changes, await current_standard())
-        changed = _changed_names(merchant, columns, None)
-        if not changed:
-            raise fail("input", Code.NOTHING_TO_CHANGE, "every field given is as it is")
-        await change(merchant, **columns)
-        await note(merchant, "profile_update", actor, details={"fields": changed})
-    return merchant
+    return await _save(merchant, changes, actor, "profile_update")
 
 
 # -- submission ------------------------------------------------------------------------

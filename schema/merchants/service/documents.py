@@ -20,7 +20,7 @@ from schema.files.models import StoredFile
 from schema.files.service import UploadedFile, discard_file, store_upload
 from schema.merchants.errors import Code
 from schema.merchants.models import DocumentKind, Merchant, MerchantDocument, OnboardingStandard
-from schema.merchants.service.lifecycle import change, note
+from schema.merchants.service.lifecycle import cannot, change, note
 from schema.merchants.service.standards import current_standard, requirements
 from schema.merchants.status import ADMITTED, Capability, capabilities
 from tenants.backends import TENANT_ALIAS
@@ -37,11 +37,7 @@ def documents_may_change(merchant: Merchant) -> bool:
 
 def _ensure_changeable(merchant: Merchant) -> None:
     if not documents_may_change(merchant):
-        raise fail(
-            (),
-            Code.INVALID_TRANSITION,
-            f"a merchant that is {merchant.status.value} cannot change its documents",
-        )
+        raise cannot(merchant, "change its documents")
 
 
 def _problems(

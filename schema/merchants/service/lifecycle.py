@@ -32,12 +32,16 @@ def operation_of(action: Action | str) -> str:
     return "merchant" + "".join(part.title() for part in str(action).split("_"))
 
 
-def refused_transition(merchant: Merchant, action: Action) -> Exception:
+def cannot(merchant: Merchant, what: str) -> Exception:
+    """INVALID_TRANSITION: ``merchant``'s status does not allow ``what`` (``change its
+    profile``)."""
     return fail(
-        (),
-        Code.INVALID_TRANSITION,
-        f"a merchant that is {merchant.status.value} cannot be moved by {action.value}",
+        (), Code.INVALID_TRANSITION, f"a merchant that is {merchant.status.value} cannot {what}"
     )
+
+
+def refused_transition(merchant: Merchant, action: Action) -> Exception:
+    return cannot(merchant, f"be moved by {action.value}")
 
 
 async def change(merchant: Merchant, **fields: Any) -> None:
