@@ -5,7 +5,6 @@ merchants: the tenant's (``merchants:read``) and one's own (``myMerchants``)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import strawberry
 from tortoise.expressions import Q
@@ -22,7 +21,7 @@ from schema.merchants.api.common import (
     managed_merchant,
     owned_merchant,
 )
-from schema.merchants.api.types import MerchantNode
+from schema.merchants.api.types import MerchantNode, merchant_result
 from schema.merchants.errors import Code
 from schema.merchants.models import Merchant
 from schema.merchants.service import applications as service
@@ -166,10 +165,6 @@ async def _as_owner(
     return await step(await find(principal, global_id), principal)
 
 
-async def _merchant_result(merchant: Merchant) -> dict[str, Any]:
-    return {"merchant": MerchantNode.from_model(merchant)}
-
-
 def _filtered(query: QuerySet[Merchant], where: MerchantFilter) -> QuerySet[Merchant]:
     if where.status is not None:
         query = query.filter(status=where.status)
@@ -261,7 +256,7 @@ class ApplicationsMutation:
         self, info: strawberry.Info, input: ApplicationInput
     ) -> MerchantApplicationCreatePayload:
         call = service.create_application(input.changes(), principal_of(info.context))
-        return await CREATE.run(call, _merchant_result)
+        return await CREATE.run(call, merchant_result)
 
     @strawberry.mutation(
         permission_classes=[authenticated],
@@ -272,7 +267,7 @@ class ApplicationsMutation:
     ) -> MerchantApplicationUpdatePayload:
         changes = input.changes()
         call = _as_owner(info, id, lambda m, p: service.update_application(m, changes, p))
-        return await UPDATE.run(call, _merchant_result)
+        return await UPDATE.run(call, merchant_result)
 
     @strawberry.mutation(
         permission_classes=[authenticated],
@@ -282,7 +277,7 @@ class ApplicationsMutation:
     async def merchant_application_submit(
         self, info: strawberry.Info, id: strawberry.ID
     ) -> MerchantApplicationSubmitPayload:
-        return await SUBMIT.run(_as_owner(info, id, service.submit), _merchant_result)
+        return await SUBMIT.run(_as_owner(info, id, service.submit), merchant_result)
 
     @strawberry.mutation(
         permission_classes=[authenticated],
@@ -292,7 +287,7 @@ class ApplicationsMutation:
         self, info: strawberry.Info, id: strawberry.ID, reason: str
     ) -> MerchantApplicationWithdrawPayload:
         call = _as_owner(info, id, lambda m, p: service.withdraw(m, reason, p))
-        return await WITHDRAW.run(call, _merchant_result)
+        return await WITHDRAW.run(call, merchant_result)
 
     @strawberry.mutation(
         permission_classes=[authenticated],
@@ -301,7 +296,7 @@ class ApplicationsMutation:
     async def merchant_application_reopen(
         self, info: strawberry.Info, id: strawberry.ID
     ) -> MerchantApplicationReopenPayload:
-        return await REOPEN.run(_as_owner(info, id, service.reopen), _merchant_result)
+        return await REOPEN.run(_as_owner(info, id, service.reopen), merchant_result)
 
     @strawberry.mutation(
         permission_classes=[authenticated],
@@ -315,7 +310,7 @@ class ApplicationsMutation:
         call = _as_owner(
             info, id, lambda m, p: service.update_profile(m, changes, p), find=managed_merchant
         )
-        return await PROFILE_UPDATE.run(call, _merchant_result)
+        return await PROFILE_UPDATE.run(call, merchant_result)
 
 
 QUERIES: list[type] = [ApplicationsQuery]

@@ -16,7 +16,7 @@ from schema.core.principal import Principal
 from schema.files.api import Upload
 from schema.files.checks import UPLOAD_CODES
 from schema.merchants.api.common import is_owner, managed_merchant, visible
-from schema.merchants.api.types import MerchantDocumentNode, MerchantNode
+from schema.merchants.api.types import MerchantDocumentNode, MerchantNode, merchant_result
 from schema.merchants.errors import Code
 from schema.merchants.models import DocumentKind, Merchant, MerchantDocument
 from schema.merchants.service import documents as service
@@ -36,8 +36,10 @@ UPLOAD = mutation_types(
     merchant=MerchantNode,
 )
 REMOVE = mutation_types("merchantDocumentRemove", _WHOSE, merchant=MerchantNode)
+LOGO = mutation_types("merchantLogoUpload", (*_WHOSE, *UPLOAD_CODES), merchant=MerchantNode)
 MerchantDocumentUploadPayload = UPLOAD.payload
 MerchantDocumentRemovePayload = REMOVE.payload
+MerchantLogoUploadPayload = LOGO.payload
 
 
 async def _documents_of(principal: Principal, global_id: str, field: str) -> Merchant:
@@ -125,10 +127,22 @@ class DocumentsMutation:
             merchant = await _documents_of(principal, owner_id, "id")
             return await service.remove_document(merchant, document, principal)
 
-        async def result(merchant: Merchant) -> dict[str, Any]:
-            return {"merchant": MerchantNode.from_model(merchant)}
+        return await REMOVE.run(remove(), merchant_result)
 
-        return await REMOVE.run(remove(), result)
+    @strawberry.mutation(
+        permission_classes=[authenticated],
+        description="Upload the merchant's logo (PNG, JPEG or WebP, at most 2 MiB), shown "
+        "on its public profile; replaces the earlier one. Same rules as documents.",
+    )
+    async def merchant_logo_upload(
+        self, info: strawberry.Info, merchant_id: strawberry.ID, file: Upload
+    ) -> MerchantLogoUploadPayload:
+        async def upload() -> Merchant:
+            principal = principal_of(info.context)
+            merchant = await _documents_of(principal, merchant_id, "merchant_id")
+            return await service.upload_logo(merchant, file, principal)  # type: ignore[arg-type]
+
+        return await LOGO.run(upload(), merchant_result)
 
 
 QUERIES: list[type] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, datetime
+from typing import Any
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -13,6 +14,7 @@ from schema.core.nodes import Node, to_global_id
 from schema.core.pagination import Connection, PageRequest, paginate
 from schema.core.permissions import principal_of
 from schema.files.links import download_url
+from schema.files.models import StoredFile
 from schema.merchants.api.common import visible
 from schema.merchants.models import (
     DocumentKind,
@@ -138,6 +140,17 @@ def current_documents() -> DataLoader[int, list[MerchantDocument]]:
     return DataLoader(load_fn=load)
 
 
+def live_files() -> DataLoader[int, StoredFile | None]:
+    """Stored files by id, unless discarded: one query for a whole list."""
+
+    async def load(file_ids: list[int]) -> list[StoredFile | None]:
+        found = await StoredFile.filter(id__in=file_ids, deleted_at=None)
+        rows = {row.id: row for row in found}
+        return [rows.get(file_id) for file_id in file_ids]
+
+    return DataLoader(load_fn=load)
+
+
 @strawberry.type(
     name="Merchant",
     description="A merchant of the tenant, from its application on. Its owner, its staff "
@@ -202,6 +215,13 @@ class MerchantNode(Node):
             newest_first=True,
         )
 
+    @strawberry.field(description="Its logo: a public link that does not expire; null without one.")
+    async def logo_url(self, info: strawberry.Info) -> str | None:
+        if self.model.logo_file_id is None:
+            return None
+        logo = await info.context.loader(live_files).load(self.model.logo_file_id)
+        return download_url(logo, ttl=None) if logo is not None and logo.public else None
+
     @strawberry.field(description="Its current supporting documents, one per kind at most.")
     async def documents(self, info: strawberry.Info) -> list[MerchantDocumentNode]:
         rows = await info.context.loader(current_documents).load(self.model.id)
@@ -254,3 +274,8 @@ class MerchantNode(Node):
             status_changed_at=row.status_changed_at,
             model=row,
         )
+
+
+async def merchant_result(merchant: Merchant) -> dict[str, Any]:
+    """The ``merchant`` field of a mutation's payload (``MutationTypes.run``'s result)."""
+    return {"merchant": MerchantNode.from_model(merchant)}

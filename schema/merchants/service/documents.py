@@ -26,6 +26,9 @@ from schema.merchants.status import ADMITTED, Capability, capabilities
 from tenants.backends import TENANT_ALIAS
 
 PURPOSE = "merchant_document"
+LOGO_PURPOSE = "merchant_logo"
+LOGO_TYPES = ("image/png", "image/jpeg", "image/webp")
+MAX_LOGO_BYTES = 2 * 1024 * 1024
 
 
 def documents_may_change(merchant: Merchant) -> bool:
@@ -140,4 +143,24 @@ async def remove_document(
         await discard_file(await StoredFile.get(id=document.file_id))
         details = {"kind": document.kind.value, "document_id": document.id}
         await note(merchant, "document_remove", actor, details=details)
+    return merchant
+
+
+async def upload_logo(merchant: Merchant, upload: UploadedFile, actor: Principal) -> Merchant:
+    """Store ``upload`` as the merchant's logo, a public file (its link does not expire:
+    it is shown on the public profile); the earlier logo is no longer served."""
+    _ensure_changeable(merchant)
+    async with in_transaction(TENANT_ALIAS):
+        stored = await store_upload(
+            upload,
+            purpose=LOGO_PURPOSE,
+            accepted_types=LOGO_TYPES,
+            max_bytes=MAX_LOGO_BYTES,
+            public=True,
+        )
+        previous = merchant.logo_file_id
+        await change(merchant, logo_file_id=stored.id)
+        if previous is not None:
+            await discard_file(await StoredFile.get(id=previous))
+        await note(merchant, "logo_upload", actor, details={"replaced": previous is not None})
     return merchant

@@ -263,3 +263,35 @@ async def test_documents_of_a_whole_list(acme: TenantRecord, root: Path) -> None
     assert payload["data"]["merchants"]["nodes"] == [
         {"businessName": f"M{n}", "documents": [{"kind": k} for k in kinds]} for n in (2, 1, 0)
     ]
+
+
+LOGO = """mutation L($m: ID!, $file: Upload!) {
+  merchantLogoUpload(merchantId: $m, file: $file) { merchant { logoUrl } errors { field code } }
+}"""
+
+
+async def test_a_logo_is_a_public_image_replacing_the_earlier(
+    acme: TenantRecord, applicant: tuple[Principal, str]
+) -> None:
+    principal, merchant_id = applicant
+    pdf = await gql(acme, principal, LOGO, m=merchant_id, file=upload(PDF, "logo.pdf"))
+    assert pdf["data"]["merchantLogoUpload"]["errors"] == [
+        {"field": ["file"], "code": "FILE_TYPE_NOT_ACCEPTED"}
+    ]
+    first = await gql(acme, principal, LOGO, m=merchant_id, file=upload(PNG, "logo.png"))
+    second = await gql(acme, principal, LOGO, m=merchant_id, file=upload(PNG, "logo2.png"))
+    async with tenant_scope(acme):
+        old, new = await StoredFile.all().order_by("id")
+        merchant = await Merchant.get()
+    url = second["data"]["merchantLogoUpload"]["merchant"]["logoUrl"]
+    assert first["data"]["merchantLogoUpload"]["errors"] == []
+    assert url == f"http://localhost:8000/t/acme/files/{new.id}?" + url.split("?")[1]
+    assert "expires=" not in url  # public: the link can be cached and embedded
+    assert (merchant.logo_file_id, new.public, new.purpose) == (new.id, True, "merchant_logo")
+    assert old.deleted_at is not None
+    async with tenant_scope(acme):
+        await Merchant.all().update(status=S.SUBMITTED)
+    frozen = await gql(acme, principal, LOGO, m=merchant_id, file=upload(PNG, "logo3.png"))
+    assert frozen["data"]["merchantLogoUpload"]["errors"] == [
+        {"field": None, "code": "INVALID_TRANSITION"}
+    ]
