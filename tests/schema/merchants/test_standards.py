@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from schema.audit.models import AuditRecord
+from schema.core.principal import ANONYMOUS
 from schema.merchants.models import MerchantAgreement, OnboardingStandard
 from tenants.records import TenantRecord
 from tenants.scope import tenant_scope
@@ -35,7 +36,7 @@ HISTORY = """query H($first: Int, $after: String) {
 
 
 async def test_anyone_reads_the_current_standards(acme: TenantRecord) -> None:
-    payload = await gql(acme, user_with(user_id=3), STANDARDS)
+    payload = await gql(acme, ANONYMOUS, STANDARDS)
     assert payload["data"]["merchantOnboardingStandards"] == {
         "version": 1,
         "requiredFields": [
