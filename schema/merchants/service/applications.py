@@ -46,7 +46,11 @@ from schema.merchants.service.lifecycle import (
     refused_transition,
     transition,
 )
-from schema.merchants.service.standards import current_standard, requirements
+from schema.merchants.service.standards import (
+    MAX_CATEGORY_LENGTH,
+    current_standard,
+    requirements,
+)
 from schema.merchants.status import (
     ADMITTED,
     Action,
@@ -100,23 +104,15 @@ class ApplicationChanges:
         return {f.name for f in fields(self) if getattr(self, f.name) is not None}
 
 
-# Where each field is in the application's input (and its errors).
-_ADDRESS_PARTS = {
-    "address_line1": "line1",
-    "address_line2": "line2",
-    "city": "city",
-    "region": "region",
-    "postal_code": "postal_code",
-    "country": "country",
-}
-# Address parts: column, input part, length.
-_ADDRESS_LIMITS = (
+# The address parts: column, part of the input, longest text (the country is a code).
+_ADDRESS = (
     ("address_line1", "line1", 200),
     ("address_line2", "line2", 200),
     ("city", "city", 100),
     ("region", "region", 100),
     ("postal_code", "postal_code", 20),
 )
+_ADDRESS_PARTS = {column: part for column, part, _ in _ADDRESS} | {"country": "country"}
 
 
 def input_path(field: MerchantField) -> tuple[str, ...]:
@@ -165,7 +161,7 @@ def _clean_registration_number(raw: str, errors: list[FieldError]) -> str | None
 
 
 def _clean_category(raw: str, standard: OnboardingStandard, errors: list[FieldError]) -> str | None:
-    value = clean_text(raw, errors, "category", max_length=100, required=False)
+    value = clean_text(raw, errors, "category", max_length=MAX_CATEGORY_LENGTH, required=False)
     if value is not None and standard.categories and value not in standard.categories:
         errors.append(
             FieldError(
@@ -179,7 +175,7 @@ def _clean_category(raw: str, standard: OnboardingStandard, errors: list[FieldEr
 
 def _clean_address(address: Address, errors: list[FieldError]) -> dict[str, Any]:
     columns: dict[str, Any] = {}
-    for column, part, limit in _ADDRESS_LIMITS:
+    for column, part, limit in _ADDRESS:
         raw = getattr(address, part)
         if raw is not None:
             columns[column] = clean_text(
@@ -274,11 +270,16 @@ async def _write(merchant: Merchant, columns: dict[str, Any], bank: BankDetails 
     await change(merchant, **columns)
 
 
+def _given_names(columns: dict[str, Any], bank: BankDetails | None) -> list[str]:
+    return sorted([*columns, "bank_details"] if bank is not None else columns)
+
+
 def _changed_names(
     merchant: Merchant, columns: dict[str, Any], bank: BankDetails | None
 ) -> list[str]:
-    names = [name for name, value in columns.items() if getattr(merchant, name) != value]
-    return sorted([*names, "bank_details"] if bank is not None else names)
+    """Which fields differ from ``merchant`` (new bank details always do)."""
+    differing = {name: value for name, value in columns.items() if getattr(merchant, name) != value}
+    return _given_names(differing, bank)
 
 
 async def create_application(changes: ApplicationChanges, actor: Principal) -> Merchant:
@@ -300,10 +301,6 @@ async def create_application(changes: ApplicationChanges, actor: Principal) -> M
             merchant, "application_create", actor, details={"fields": _given_names(columns, bank)}
         )
     return merchant
-
-
-def _given_names(columns: dict[str, Any], bank: BankDetails | None) -> list[str]:
-    return sorted([*columns, "bank_details"] if bank is not None else columns)
 
 
 async def _save(
