@@ -34,6 +34,8 @@ from schema.core.permissions import (
     requires,
 )
 from schema.core.principal import Principal
+from schema.idempotency.api import CODES as IDEMPOTENCY_CODES
+from schema.idempotency.api import IdempotencyKeyArgument, idempotent, rows_of
 from schema.identity import service
 from schema.identity.models import (
     DocumentKind,
@@ -256,9 +258,12 @@ USER_REGISTER = mutation_types(
 )
 USER_CREATE = mutation_types(
     "userCreate",
-    (*_INPUT, *_PASSWORD, Code.EMAIL_TAKEN, Code.MERCHANT_REQUIRED, Code.MERCHANT_NOT_ALLOWED),
+    (
+        *_INPUT, *_PASSWORD, Code.EMAIL_TAKEN, Code.MERCHANT_REQUIRED, Code.MERCHANT_NOT_ALLOWED,
+        *IDEMPOTENCY_CODES,
+    ),
     user=UserNode,
-)
+)  # fmt: skip
 USER_EMAIL_VERIFY = mutation_types("userEmailVerify", _TOKEN)
 USER_EMAIL_VERIFICATION_REQUEST = mutation_types("userEmailVerificationRequest", _INPUT)
 USER_PASSWORD_RESET_REQUEST = mutation_types("userPasswordResetRequest", _INPUT)
@@ -491,23 +496,33 @@ class IdentityMutation:
         description="Create a user (without a password, they are mailed a link to set one).",
     )
     async def user_create(
-        self, info: strawberry.Info, input: UserCreateInput
+        self,
+        info: strawberry.Info,
+        input: UserCreateInput,
+        idempotency_key: IdempotencyKeyArgument = None,
     ) -> USER_CREATE.payload:
         if not covers(principal_of(info.context), USERS_MANAGE, input.merchant_id):
             raise PublicError(
                 f"this needs the {USERS_MANAGE!r} permission for this merchant",
                 ErrorCode.FORBIDDEN,
             )
-        call = service.create_user(
-            input.email,
-            input.full_name,
-            user_type=input.user_type,
-            password=input.password,
-            email_verified=input.email_verified,
-            merchant_id=input.merchant_id,
-            phone=input.phone,
+        return await idempotent(
+            info,
+            USER_CREATE,
+            idempotency_key,
+            input,
+            lambda: service.create_user(
+                input.email,
+                input.full_name,
+                user_type=input.user_type,
+                password=input.password,
+                email_verified=input.email_verified,
+                merchant_id=input.merchant_id,
+                phone=input.phone,
+            ),
+            _user_result,
+            rows_of(User),
         )
-        return await USER_CREATE.run(call, _user_result)
 
     @strawberry.mutation(
         permission_classes=[public], description="Confirm an email address with the mailed token."
