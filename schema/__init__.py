@@ -12,6 +12,7 @@ TENANT_MODEL_MODULES: tuple[str, ...] = (
     "schema.audit.models",
     "schema.oauth.models",
     "schema.files.models",
+    "schema.idempotency.models",
     "schema.merchants.models",
 )
 
