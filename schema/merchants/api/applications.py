@@ -15,6 +15,7 @@ from schema.core.mutations import mutation_types
 from schema.core.pagination import Connection, PageRequest, paginate
 from schema.core.permissions import authenticated, limit_to_merchants, principal_of, requires
 from schema.core.principal import Principal
+from schema.idempotency.api import CODES, IdempotencyKeyArgument, idempotent, rows_of
 from schema.identity.models import User
 from schema.merchants.api.common import (
     MERCHANTS_READ,
@@ -117,7 +118,7 @@ _MINE = (Code.NOT_FOUND, Code.NOT_OWNER, Code.INVALID_TRANSITION, Code.CONFLICT)
 
 CREATE = mutation_types(
     "merchantApplicationCreate",
-    (*_INPUT, Code.CATEGORY_NOT_ACCEPTED, Code.ALREADY_APPLIED, Code.NOT_A_USER),
+    (*_INPUT, Code.CATEGORY_NOT_ACCEPTED, Code.ALREADY_APPLIED, Code.NOT_A_USER, *CODES),
     merchant=MerchantNode,
 )
 UPDATE = mutation_types(
@@ -253,10 +254,21 @@ class ApplicationsMutation:
         "name at least). One open application per user.",
     )
     async def merchant_application_create(
-        self, info: strawberry.Info, input: ApplicationInput
+        self,
+        info: strawberry.Info,
+        input: ApplicationInput,
+        idempotency_key: IdempotencyKeyArgument = None,
     ) -> MerchantApplicationCreatePayload:
-        call = service.create_application(input.changes(), principal_of(info.context))
-        return await CREATE.run(call, merchant_result)
+        principal = principal_of(info.context)
+        return await idempotent(
+            info,
+            CREATE,
+            idempotency_key,
+            input,
+            lambda: service.create_application(input.changes(), principal),
+            merchant_result,
+            rows_of(Merchant),
+        )
 
     @strawberry.mutation(
         permission_classes=[authenticated],

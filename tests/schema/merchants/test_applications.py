@@ -474,3 +474,27 @@ async def test_two_users_apply_independently(
         owners = await Merchant.all().order_by("id").values_list("owner_user_id", flat=True)
         users = await User.all().order_by("id").values_list("id", flat=True)
     assert owners == users
+
+
+CREATE_ONCE = """mutation C($input: MerchantApplicationInput!, $key: String) {
+  merchantApplicationCreate(input: $input, idempotencyKey: $key) {
+    merchant { id businessName } errors { field code }
+  }
+}"""
+
+
+async def test_an_idempotency_key_replays_the_first_draft(
+    acme: TenantRecord, ada: Principal
+) -> None:
+    given = {"businessName": "Ada's", "bankDetails": COMPLETE["bankDetails"]}
+    first = await gql(acme, ada, CREATE_ONCE, input=given, key="apply-1")
+    again = await gql(acme, ada, CREATE_ONCE, input=given, key="apply-1")
+    other = await gql(acme, ada, CREATE_ONCE, input={"businessName": "Bob's"}, key="apply-1")
+    assert again["data"]["merchantApplicationCreate"] == first["data"]["merchantApplicationCreate"]
+    assert first["data"]["merchantApplicationCreate"]["merchant"]["businessName"] == "Ada's"
+    assert errors_of(other, "merchantApplicationCreate") == [
+        (["idempotencyKey"], "IDEMPOTENCY_KEY_REUSED")
+    ]
+    async with tenant_scope(acme):
+        assert await Merchant.all().count() == 1
+        assert await MerchantEvent.filter(action="application_create").count() == 1
