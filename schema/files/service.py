@@ -39,7 +39,6 @@ from schema.files.checks import (
     stored_name,
 )
 from schema.files.models import StoredFile
-from tenants.outbox import JobOutbox, enqueue
 from tenants.records import TenantRecord
 from tenants.scope import AfterExit, after_scope_exit, tenant_scope
 from tenants.storage import CHUNK_BYTES, FileStore, file_store, new_key
@@ -199,9 +198,3 @@ async def sweep_files(now: datetime | None = None) -> int:
                 await store.delete(key)
                 removed += 1
     return removed
-
-
-async def request_sweep(day: str) -> JobOutbox | None:
-    """Ask for the current tenant's sweep of ``day``, once however often this is called
-    (the scheduler's fan-out)."""
-    return await enqueue(SWEEP_ACTOR, queue="maintenance", dedupe_key=f"{SWEEP_ACTOR}@{day}")
