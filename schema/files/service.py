@@ -25,7 +25,7 @@ import logging
 import re
 from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from schema.audit.service import current_acting
 from schema.core.errors import DomainError, FieldError, raise_if_any
@@ -50,6 +50,7 @@ _SWEEP_BATCH = 500
 _PURPOSE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
+@runtime_checkable
 class UploadedFile(Protocol):
     """What an uploaded file offers (Starlette's ``UploadFile``, which the GraphQL
     ``Upload`` scalar gives resolvers)."""

@@ -120,6 +120,19 @@ async def test_one_file_may_fill_several_variables(acme: RunningApp) -> None:
     assert response.json()["data"] == {"toyUploadNames": ["one.pdf", "one.pdf"]}
 
 
+async def test_a_file_is_never_a_plain_value(acme: RunningApp) -> None:
+    """In JSON, or inline in the query: refused before any resolver runs."""
+    as_json = await acme.graphql(UPLOAD, variables={"file": "JVBERi0xLjc="})
+    inline = await acme.graphql('mutation { toyUpload(file: "x") { errors { code } } }')
+    assert (as_json.status_code, error_code(as_json)) == (400, "BAD_REQUEST")
+    assert as_json.json()["errors"][0]["message"] == (
+        "Variable '$file' has invalid value: Expected value of type 'Upload', but encountered "
+        "error 'files are sent as parts of a multipart request, never as values'; "
+        "found: 'JVBERi0xLjc='."
+    )
+    assert (inline.status_code, error_code(inline)) == (400, "GRAPHQL_VALIDATION_FAILED")
+
+
 # -- malformed multipart requests: 400 --------------------------------------------------
 
 ONE_FILE: Files = {"0": ("a.pdf", PDF, "application/pdf")}
