@@ -1,4 +1,4 @@
-"""The Starlette application: GraphQL, health, readiness and metrics."""
+"""The Starlette application: GraphQL, OAuth, file downloads, health, readiness and metrics."""
 
 from __future__ import annotations
 
@@ -20,9 +20,11 @@ from starlette.routing import Route
 from saas.auth import authenticate
 from saas.backups import backup_config
 from saas.config import Settings, load_settings
+from saas.files import FileDownloads, files_config_from
 from saas.graphql_http import GraphQLHTTP
 from saas.mail import mail_config
 from saas.middleware import RequestContextMiddleware
+from saas.multipart import UploadLimits
 from saas.oauth import oauth_config_from
 from saas.oauth.routes import OAuthEdge
 from saas.observability import BackendCollector, configure_logging
@@ -30,6 +32,7 @@ from saas.operator import OperatorGraphQL
 from schema import TENANT_MODEL_MODULES, provision_hooks
 from schema.core.engine import GraphQLEngine
 from schema.core.limits import QueryLimits
+from schema.files.config import configure_files
 from schema.oauth.config import configure_oauth
 from schema.operator.api import build_operator_schema
 from schema.root import build_schema
@@ -45,8 +48,10 @@ from workers.scheduler import run_scheduler
 
 def make_tenancy(settings: Settings) -> Tenancy:
     # Every process (server, worker, command) makes its tenancy here, and tenants created
-    # or keys rotated anywhere must be sealed with the configured secret.
+    # or keys rotated anywhere must be sealed with the configured secret; download links
+    # made anywhere must be signed with it.
     configure_oauth(oauth_config_from(settings))
+    configure_files(files_config_from(settings))
     return Tenancy(settings.tenancy(), TENANT_MODEL_MODULES, provision_hooks=provision_hooks())
 
 
@@ -114,6 +119,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         authenticate=authenticate,
         max_body_bytes=settings.max_body_bytes,
         graphiql=not settings.production,
+        uploads=UploadLimits(
+            max_bytes=settings.upload_max_bytes,
+            max_files=settings.upload_max_files,
+            max_field_bytes=settings.max_body_bytes,
+        ),
     )
     operator_graphql = OperatorGraphQL(
         make_engine(settings, build_operator_schema()),
@@ -166,6 +176,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/readyz", readyz),
         Route("/metrics", metrics),
         *OAuthEdge(resolver, max_body_bytes=settings.max_body_bytes).routes(),
+        *FileDownloads(resolver).routes(),
     ]
     app = Starlette(
         routes=routes,

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from email_validator import EmailNotValidError, validate_email
 
+from schema.core.secrets import DEVELOPMENT_SECRET, SecretRing
 from tenants.config import TenancyConfig
 from workers.mail.senders import sender_from_url
 
@@ -227,7 +228,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SAAS_GRAPHQL_MAX_TOKENS", "2000", _positive_int, "most tokens in one query"),
     Setting("SAAS_GRAPHQL_MAX_COST", "1000", _positive_int,
             "highest query cost accepted (reported in extensions.cost)"),
-    Setting("SAAS_MAX_BODY_BYTES", "1048576", _positive_int, "largest request body accepted"),
+    Setting("SAAS_MAX_BODY_BYTES", "1048576", _positive_int,
+            "largest request body accepted (multipart uploads: SAAS_UPLOAD_MAX_BYTES)"),
+    Setting("SAAS_UPLOAD_MAX_BYTES", "20971520", _positive_int,
+            "largest GraphQL multipart request (all its files together): 413 beyond"),
+    Setting("SAAS_UPLOAD_MAX_FILES", "10", _bounded_int(1, 100),
+            "most files in one GraphQL multipart request"),
+    Setting("SAAS_FILES_DIR", "", str,
+            "where uploaded files are kept, one folder per tenant (default: <data dir>/files)"),
     Setting("SAAS_LOG_LEVEL", "INFO", _choice("DEBUG", "INFO", "WARNING", "ERROR"),
             "log level (logs are JSON lines on stderr)"),
     Setting("SAAS_BROKER_URL", "", _broker_url,
@@ -263,7 +271,8 @@ SETTINGS: tuple[Setting, ...] = (
             "(https in production)"),
     Setting("SAAS_SECRET_KEY", "", _secret_keys,
             "platform secrets, comma-separated, newest first (at least 32 characters each): "
-            "seal OAuth signing keys and sign login cookies; required in production",
+            "seal OAuth signing keys, sign login cookies and file download links; "
+            "required in production",
             secret=True),
     Setting("SAAS_OAUTH_ACCESS_TOKEN_SECONDS", "300", _bounded_int(30, 3600),
             "lifetime of OAuth access tokens"),
@@ -296,6 +305,9 @@ class Settings:
     graphql_max_tokens: int
     graphql_max_cost: int
     max_body_bytes: int
+    upload_max_bytes: int
+    upload_max_files: int
+    files_dir: str
     log_level: str
     broker_url: str | None
     worker_pools: dict[str, int]
@@ -326,6 +338,12 @@ class Settings:
         return Path(self.backup_dir) if self.backup_dir else self.data_dir / "backups"
 
     @property
+    def secret_ring(self) -> SecretRing:
+        """The platform secrets; without ``SAAS_SECRET_KEY`` (development only: production
+        refuses to start) the fixed development secret."""
+        return SecretRing(self.secret_key or (DEVELOPMENT_SECRET,))
+
+    @property
     def mail_directory(self) -> Path:
         """Where the file sender writes when ``SAAS_MAIL_URL`` names no other place."""
         return self.data_dir / "mail"
@@ -339,6 +357,7 @@ class Settings:
             pool_min_size=self.pg_pool_min,
             pool_max_size=self.pg_pool_max,
             registry_ttl=self.registry_ttl,
+            files_dir=Path(self.files_dir) if self.files_dir else None,
         )
 
 

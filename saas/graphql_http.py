@@ -1,6 +1,8 @@
 """GraphQL over HTTP (the GraphQL-over-HTTP spec), at ``/graphql`` and ``/t/<slug>/graphql``.
 
 - POST ``application/json`` bodies and GET query strings (GET runs queries only: 405).
+- POST ``multipart/form-data`` bodies with files, on the tenants' endpoint: the GraphQL
+  multipart request spec (``saas/multipart.py``), up to ``SAAS_UPLOAD_MAX_BYTES`` (413).
 - Responds ``application/graphql-response+json`` when accepted (request errors: 400),
   else legacy ``application/json`` (request errors: 200); other Accept values: 406.
 - The tenant comes from the path prefix or the host; unknown: 404, suspended: 403,
@@ -9,16 +11,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any, NamedTuple
 
 import orjson
-from starlette.datastructures import QueryParams
+from starlette.datastructures import FormData, Headers, QueryParams
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 from strawberry.http.ides import get_graphql_ide_html
 
 from saas.auth import Unauthorized
+from saas.multipart import BadMultipart, UploadLimits, is_multipart, operations_of, read_form
 from saas.observability import Stopwatch, record_graphql, request_id_var, tenant_var
 from schema.audit.service import Acting, acting_as
 from schema.core.context import RequestContext
@@ -89,8 +92,34 @@ def _refused(parameters: str) -> bool:
     return False
 
 
-def _error_body(code: ErrorCode, message: str) -> bytes:
+def error_body(code: ErrorCode, message: str) -> bytes:
+    """A refusal as GraphQL errors: what every endpoint of the API answers with."""
     return orjson.dumps({"errors": [{"message": message, "extensions": {"code": code.value}}]})
+
+
+def _too_large(limit: int) -> HTTPError:
+    return HTTPError(413, ErrorCode.BAD_REQUEST, f"the request body is larger than {limit} bytes")
+
+
+async def _chunks(
+    receive: Receive, declared: str | None, limit: int
+) -> AsyncGenerator[bytes, None]:
+    """The body's chunks as they come; 413 as soon as it (or its declared length) passes
+    ``limit``."""
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise _too_large(limit)
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        yield chunk
+        if not message.get("more_body", False):
+            return
 
 
 def _json_object(raw: Any, name: str) -> dict[str, Any] | None:
@@ -167,7 +196,8 @@ class GraphQLHTTP:
     cost more than this endpoint's own work for small queries.
 
     A subclass serves another schema with the same protocol by overriding ``_serve``
-    (the operator's API, ``saas/operator.py``)."""
+    (the operator's API, ``saas/operator.py``). Multipart requests with files are served
+    only with ``uploads`` limits."""
 
     def __init__(
         self,
@@ -177,11 +207,13 @@ class GraphQLHTTP:
         authenticate: Authenticate = anonymous,
         max_body_bytes: int,
         graphiql: bool,
+        uploads: UploadLimits | None = None,
     ) -> None:
         self.engine = engine
         self.resolver = resolver
         self.authenticate = authenticate
         self.max_body_bytes = max_body_bytes
+        self.uploads = uploads
         self.graphiql_html = get_graphql_ide_html("graphiql").encode() if graphiql else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -201,11 +233,13 @@ class GraphQLHTTP:
         if media_type is None:
             assert accept is not None  # negotiate() accepts a missing header
             message = f"cannot answer in {accept[:100]!r}"
-            return _Reply(406, _error_body(ErrorCode.BAD_REQUEST, message), JSON)
+            return _Reply(406, error_body(ErrorCode.BAD_REQUEST, message), JSON)
         try:
             return await self._serve(scope, receive, headers, media_type)
         except HTTPError as exc:
-            return _Reply(exc.status, _error_body(exc.code, exc.message), media_type, exc.headers)
+            return _Reply(exc.status, error_body(exc.code, exc.message), media_type, exc.headers)
+        except BadMultipart as exc:
+            return _Reply(400, error_body(ErrorCode.BAD_REQUEST, str(exc)), media_type)
 
     async def _serve(
         self, scope: Scope, receive: Receive, headers: dict[bytes, str], media_type: str
@@ -218,7 +252,7 @@ class GraphQLHTTP:
         except TenancyError as exc:
             raise tenancy_error(exc) from exc
         tenant_var.set(tenant.slug)
-        graphql_request = await self._read(scope, receive, headers)
+        graphql_request, form = await self._read_with_files(scope, receive, headers)
         watch = Stopwatch()
         try:
             async with tenant_scope(tenant):
@@ -228,6 +262,9 @@ class GraphQLHTTP:
                     response = await self.engine.run(graphql_request, context)
         except TenancyError as exc:
             raise tenancy_error(exc) from exc
+        finally:
+            if form is not None:
+                await form.close()  # the uploads' temporary files
         return self._answer(response, media_type, tenant.slug, watch.seconds)
 
     @staticmethod
@@ -269,6 +306,23 @@ class GraphQLHTTP:
             source_address=client_address(scope),
         )
 
+    async def _read_with_files(
+        self, scope: Scope, receive: Receive, headers: dict[bytes, str]
+    ) -> tuple[GraphQLRequest, FormData | None]:
+        """The request, and for a multipart one the form holding its files (to close once
+        the request is done)."""
+        multipart = scope["method"] == "POST" and is_multipart(headers.get(b"content-type", ""))
+        if self.uploads is None or not multipart:
+            return await self._read(scope, receive, headers), None
+        limit = self.uploads.max_bytes
+        stream = _chunks(receive, headers.get(b"content-length"), limit)
+        form = await read_form(Headers(raw=scope["headers"]), stream, self.uploads)
+        try:
+            return _graphql_request(operations_of(form), read_only=False), form
+        except BaseException:
+            await form.close()
+            raise
+
     async def _read(
         self, scope: Scope, receive: Receive, headers: dict[bytes, str]
     ) -> GraphQLRequest:
@@ -279,30 +333,16 @@ class GraphQLHTTP:
                     params[name] = self._loads(params[name], name)
             return _graphql_request(params, read_only=True)
         if not _is_utf8_json(headers.get(b"content-type", "")):
-            raise HTTPError(
-                415, ErrorCode.BAD_REQUEST, "send the request as application/json in UTF-8"
-            )
+            files = " (multipart/form-data to send files)" if self.uploads else ""
+            message = f"send the request as application/json in UTF-8{files}"
+            raise HTTPError(415, ErrorCode.BAD_REQUEST, message)
         body = self._loads(await self._body(receive, headers.get(b"content-length")), "the body")
         if not isinstance(body, dict):
             raise HTTPError(400, ErrorCode.BAD_REQUEST, "the body must be a JSON object")
         return _graphql_request(body, read_only=False)
 
     async def _body(self, receive: Receive, declared: str | None) -> bytes:
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
-            raise HTTPError(413, ErrorCode.BAD_REQUEST, "the request body is too large")
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise ClientDisconnect()
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                raise HTTPError(413, ErrorCode.BAD_REQUEST, "the request body is too large")
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
+        return b"".join([chunk async for chunk in _chunks(receive, declared, self.max_body_bytes)])
 
     @staticmethod
     def _loads(raw: str | bytes, what: str) -> Any:

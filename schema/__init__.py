@@ -11,6 +11,7 @@ TENANT_MODEL_MODULES: tuple[str, ...] = (
     "schema.access.models",
     "schema.audit.models",
     "schema.oauth.models",
+    "schema.files.models",
     "schema.merchants.models",
 )
 

@@ -19,6 +19,12 @@ class TenancyConfig:
     pool_max_size: int = 20
     # How long a process may serve a registry entry before checking the generation.
     registry_ttl: float = 1.0
+    # Where uploaded files are kept, one folder per tenant; None: <data_dir>/files.
+    files_dir: Path | None = None
+
+    @property
+    def files_root(self) -> Path:
+        return self.files_dir or self.data_dir / "files"
 
     @property
     def dialect(self) -> str:

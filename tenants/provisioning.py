@@ -20,6 +20,7 @@ from tenants.records import TenantRecord
 from tenants.registry import bump_generation, is_valid_slug, load_record
 from tenants.runtime import get_tenancy
 from tenants.scope import tenant_scope
+from tenants.storage import file_store
 
 RESERVED_SLUGS = frozenset({"admin", "api", "app", "auth", "graphql", "operator", "t", "www"})
 DOMAIN_RE = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -197,9 +198,10 @@ async def delete_tenant(slug: str, *, actor: str, reason: str) -> None:
 
 
 async def _purge(row: Tenant, actor: str, reason: str) -> None:
-    """Remove the tenant's data, then its registry row, recording who and why."""
+    """Remove the tenant's data and files, then its registry row, recording who and why."""
     tenancy = get_tenancy()
     await tenancy.backend.drop_schema(row.schema_name)
+    await file_store().purge(row.id)
     async with in_transaction(SHARED_ALIAS):
         await Tenant.filter(id=row.id).delete()
         await _record_event(row, "purge", actor, reason)

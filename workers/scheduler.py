@@ -22,7 +22,7 @@ from croniter import croniter
 
 from tenants.errors import TenancyError
 from tenants.models import TenantStatus
-from tenants.outbox import enqueue_platform
+from tenants.outbox import enqueue, enqueue_platform
 from tenants.runtime import Tenancy, get_tenancy
 from tenants.scope import tenant_scope
 
@@ -78,6 +78,19 @@ async def in_every_active_tenant(job: Callable[[], Awaitable[bool]], what: str) 
         except TenancyError as exc:
             log.warning("no %s for %s: %s", what, tenant.slug, exc)
     return done
+
+
+async def enqueue_in_every_active_tenant(actor: str, slot: str, what: str) -> int:
+    """The usual fan-out of a daily job: tenant job ``actor`` (no arguments, queue
+    ``maintenance``) in every active tenant, once per day of ``slot`` however often asked
+    (dedupe key ``<actor>@<day>``). Returns how many were new."""
+    day = datetime.fromisoformat(slot).date().isoformat()
+
+    async def request() -> bool:
+        key = f"{actor}@{day}"
+        return await enqueue(actor, {}, queue="maintenance", dedupe_key=key) is not None
+
+    return await in_every_active_tenant(request, what)
 
 
 async def run_scheduler(tenancy: Tenancy, stop: asyncio.Event, interval: float = 30.0) -> None:

@@ -7,16 +7,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from saas.config import Settings
-from schema.oauth.config import DEVELOPMENT_SECRET, OAuthConfig
-from schema.oauth.sealing import SecretRing
+from schema.oauth.config import OAuthConfig
 
 
 def oauth_config_from(settings: Settings) -> OAuthConfig:
-    """Without ``SAAS_SECRET_KEY`` (development only: production refuses to start) the
-    fixed development secret seals the keys."""
     return OAuthConfig(
         public_url=settings.public_url,
-        secrets=SecretRing(settings.secret_key or (DEVELOPMENT_SECRET,)),
+        secrets=settings.secret_ring,
         access_token_lifetime=timedelta(seconds=settings.oauth_access_token_seconds),
         refresh_idle_lifetime=timedelta(days=settings.oauth_refresh_idle_days),
         refresh_max_lifetime=timedelta(days=settings.oauth_refresh_max_days),

@@ -9,11 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from schema.oauth.sealing import SecretRing
-
-# Fixed so that development data dirs and tests keep working across restarts; never
-# accepted in production (SAAS_SECRET_KEY is required there).
-DEVELOPMENT_SECRET = "development-only-secret-never-use-in-production"
+from schema.core.secrets import DEVELOPMENT_SECRET, SecretRing
 
 # Short enough that a code cannot wait around, long enough for a slow mobile round trip.
 CODE_LIFETIME = timedelta(seconds=60)

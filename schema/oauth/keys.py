@@ -35,9 +35,9 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from schema.audit.service import record
+from schema.core.secrets import NotOpenable
 from schema.oauth.config import KEY_CACHE_TTL, PUBLISH_LEAD, oauth_config
 from schema.oauth.models import KeyState, SigningKey
-from schema.oauth.sealing import NotOpenable
 from tenants.backends import TENANT_ALIAS
 from tenants.records import TenantRecord
 from tenants.scope import current_tenant

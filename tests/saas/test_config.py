@@ -32,6 +32,9 @@ def test_defaults() -> None:
         graphql_max_tokens=2000,
         graphql_max_cost=1000,
         max_body_bytes=1048576,
+        upload_max_bytes=20971520,
+        upload_max_files=10,
+        files_dir="",
         log_level="INFO",
         broker_url=None,
         worker_pools={"critical": 2, "default": 2, "webhooks": 1, "maintenance": 1},
@@ -55,6 +58,7 @@ def test_defaults() -> None:
     assert settings.production is False
     assert settings.mail_directory == Path("./var/mail")
     assert settings.backup_path == Path("./var/backups")
+    assert settings.tenancy().files_root == Path("./var/files")
 
 
 def test_load_settings_reads_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -176,6 +180,23 @@ def test_tenancy_config_carries_the_tenancy_settings() -> None:
     )
     assert settings.tenancy().dialect == "postgres"
     assert load_settings({}).tenancy().dialect == "sqlite"
+
+
+def test_files_may_live_outside_the_data_dir() -> None:
+    settings = load_settings({"SAAS_DATA_DIR": "/data", "SAAS_FILES_DIR": "/mnt/files"})
+    assert settings.tenancy().files_root == Path("/mnt/files")
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"SAAS_UPLOAD_MAX_BYTES": "0"}, "SAAS_UPLOAD_MAX_BYTES='0': must be a positive"),
+        ({"SAAS_UPLOAD_MAX_FILES": "101"}, "SAAS_UPLOAD_MAX_FILES='101': must be between 1 and"),
+    ],
+)
+def test_upload_limits_are_validated(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings(environ)
 
 
 @pytest.mark.parametrize(

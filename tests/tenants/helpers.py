@@ -128,3 +128,8 @@ async def table_names(tenancy: Tenancy, schema: str) -> set[str]:
     else:
         query = "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
     return {str(name) for (name,) in await RawSql(tenancy, schema).fetch(query)}
+
+
+def files_under(root: Path) -> list[Path]:
+    """Every file under ``root`` (temporary ones included), relative to it."""
+    return sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file())

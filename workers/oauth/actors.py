@@ -12,14 +12,13 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from schema.oauth.grants import purge_expired
 from schema.oauth.keys import rotate_keys
-from tenants.outbox import enqueue
 from tenants.scope import current_tenant
 from workers.actors import platform_actor, tenant_actor
-from workers.scheduler import in_every_active_tenant, periodic
+from workers.scheduler import enqueue_in_every_active_tenant, periodic
 
 log = logging.getLogger("saas.oauth")
 
@@ -28,19 +27,9 @@ SCHEDULE_ACTOR = "oauth.maintain.schedule"
 SCHEDULE = {SCHEDULE_ACTOR: "10 4 * * *"}
 
 
-async def request_maintenance(day: str) -> int:
-    """Enqueue the day's housekeeping in every active tenant; returns how many were new."""
-
-    async def request() -> bool:
-        key = f"{MAINTAIN_ACTOR}@{day}"
-        return await enqueue(MAINTAIN_ACTOR, {}, queue="maintenance", dedupe_key=key) is not None
-
-    return await in_every_active_tenant(request, "OAuth housekeeping")
-
-
 @platform_actor(SCHEDULE_ACTOR, time_limit=timedelta(minutes=15))
 async def schedule_maintenance(slot: str) -> None:
-    await request_maintenance(datetime.fromisoformat(slot).date().isoformat())
+    await enqueue_in_every_active_tenant(MAINTAIN_ACTOR, slot, "OAuth housekeeping")
 
 
 @tenant_actor(

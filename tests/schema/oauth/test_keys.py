@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from schema.core.secrets import SecretRing, UnknownSecret
 from schema.oauth import keys
 from schema.oauth.config import OAuthConfig, configure_oauth, oauth_config
 from schema.oauth.models import KeyState, SigningKey
-from schema.oauth.sealing import SecretRing, UnknownSecret
 from schema.oauth.tokens import InvalidToken, access_claims, sign_access_token, verify_access_token
 from tenants.provisioning import create_tenant
 from tenants.records import TenantRecord

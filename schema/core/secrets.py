@@ -1,4 +1,5 @@
-"""The platform secret (``SAAS_SECRET_KEY``) and what is derived from it.
+"""The platform secret (``SAAS_SECRET_KEY``) and what is derived from it: OAuth signing
+keys are sealed with it, login cookies and file download links signed with keys from it.
 
 Several secrets may be configured, newest first, so that the secret can rotate the way
 the backup keys do: the first one seals, every configured one opens what it sealed
@@ -20,6 +21,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+# Fixed so that development data dirs and tests keep working across restarts; never
+# accepted in production (SAAS_SECRET_KEY is required there).
+DEVELOPMENT_SECRET = "development-only-secret-never-use-in-production"
 SEAL_VERSION = "v1"
 NONCE_BYTES = 12
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from schema.oauth.sealing import NotOpenable, SecretRing, UnknownSecret
+from schema.core.secrets import NotOpenable, SecretRing, UnknownSecret
 
 OLD = "an-old-secret-that-is-long-enough-000"
 NEW = "a-new-secret-that-is-long-enough-0000"
