@@ -13,6 +13,7 @@ TENANT_MODEL_MODULES: tuple[str, ...] = (
     "schema.oauth.models",
     "schema.files.models",
     "schema.merchants.models",
+    "schema.idempotency.models",
 )
 
 

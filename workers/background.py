@@ -27,6 +27,7 @@ ACTOR_MODULES: tuple[str, ...] = (
     "workers.mail.actors",
     "workers.oauth.actors",
     "workers.files.actors",
+    "workers.idempotency.actors",
 )
 
 

@@ -3,7 +3,7 @@ import json
 from alembic_like.sql import serial_pk, timestamp
 
 revision = "t0010"
-down_revision = "t0008"
+down_revision = "t0009"
 description = "merchants: onboarding standards, agreements, applications, review, staff, sanctions"
 
 TABLES = (

@@ -10,10 +10,9 @@ asking, ``user`` is null for an OAuth client acting as itself (client credential
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from enum import Enum
-from typing import Any, TypeVar
+from typing import Any
 
 import strawberry
 
@@ -29,10 +28,17 @@ from schema.access.models import (
     RoleAssignment,
 )
 from schema.access.templates import MerchantScope
-from schema.core.errors import DomainError, FieldError
-from schema.core.nodes import Node, from_global_id, register_node, to_global_id
+from schema.core.errors import fail
+from schema.core.mutations import mutation_types
+from schema.core.nodes import Node, from_global_id, register_node, row_id, row_id_of, to_global_id
 from schema.core.pagination import Connection, Edge, PageRequest, paginate
-from schema.core.permissions import authenticated, ensure_permission, public, requires
+from schema.core.permissions import (
+    authenticated,
+    ensure_permission,
+    limit_to_merchants,
+    public,
+    requires,
+)
 from schema.core.principal import Principal, PrincipalKind
 from schema.identity.api import UserNode
 from schema.identity.models import User
@@ -48,28 +54,6 @@ strawberry.enum(Decision, name="AccessReviewDecision")
 
 def user_gid(user_id: int | None) -> strawberry.ID | None:
     return None if user_id is None else to_global_id("User", user_id)
-
-
-MAX_KEY = 2**31 - 1  # the id columns are 32-bit
-
-
-def int_key(key: str) -> int | None:
-    """A row id from a global ID's key: ASCII digits within the columns' range."""
-    if not (key.isascii() and key.isdigit()) or not 0 < int(key) <= MAX_KEY:
-        return None
-    return int(key)
-
-
-def decode_id(global_id: str, type_name: str, field: str) -> int:
-    """The row id of a global ID of ``type_name``; a payload error otherwise."""
-    found, key = from_global_id(global_id)
-    row_id = int_key(key) if found == type_name else None
-    if row_id is None:
-        raise DomainError([FieldError((field,), "INVALID", f"not a {type_name} ID")])
-    return row_id
-
-
-T = TypeVar("T")
 
 
 # --- the catalog -------------------------------------------------------------------------
@@ -151,9 +135,7 @@ class RoleAssignmentType(Node):
 
 def visible_assignments(principal: Principal) -> Any:
     """Assignments a holder of ``roles:read`` sees: theirs are the merchants it holds it for."""
-    query = RoleAssignment.all().select_related("role")
-    merchants = principal.grants.merchants("roles:read")
-    return query if merchants is None else query.filter(merchant_id__in=list(merchants))
+    return limit_to_merchants(RoleAssignment.all().select_related("role"), principal, "roles:read")
 
 
 # --- access reviews ----------------------------------------------------------------------
@@ -321,26 +303,26 @@ async def build_me(context: Any) -> Me:
 
 async def _fetch_role(key: str, context: Any) -> RoleType | None:
     ensure_permission(context, "roles:read")
-    row = await Role.get_or_none(id=row_id) if (row_id := int_key(key)) else None
+    row = await Role.get_or_none(id=pk) if (pk := row_id(key)) else None
     return (await role_types([row]))[0] if row else None
 
 
 async def _fetch_assignment(key: str, context: Any) -> RoleAssignmentType | None:
     principal = ensure_permission(context, "roles:read")
-    row_id = int_key(key)
-    row = await visible_assignments(principal).get_or_none(id=row_id) if row_id else None
+    pk = row_id(key)
+    row = await visible_assignments(principal).get_or_none(id=pk) if pk else None
     return RoleAssignmentType.from_model(row) if row else None
 
 
 async def _fetch_review(key: str, context: Any) -> AccessReviewType | None:
     ensure_permission(context, "access_reviews:read")
-    row = await AccessReview.get_or_none(id=row_id) if (row_id := int_key(key)) else None
+    row = await AccessReview.get_or_none(id=pk) if (pk := row_id(key)) else None
     return AccessReviewType.from_model(row) if row else None
 
 
 async def _fetch_item(key: str, context: Any) -> AccessReviewItemType | None:
     ensure_permission(context, "access_reviews:read")
-    row = await AccessReviewItem.get_or_none(id=row_id) if (row_id := int_key(key)) else None
+    row = await AccessReviewItem.get_or_none(id=pk) if (pk := row_id(key)) else None
     return AccessReviewItemType.from_model(row) if row else None
 
 
@@ -444,59 +426,10 @@ class AccessQuery:
 
 def _global_key(global_id: str, type_name: str) -> int:
     """For filters: an ID of another type, or out of range, matches nothing."""
-    found, key = from_global_id(global_id)
-    return (int_key(key) if found == type_name else None) or 0
+    return row_id_of(global_id, type_name) or 0
 
 
 # --- mutations ---------------------------------------------------------------------------
-
-
-def error_type(mutation: str, codes: Sequence[str]) -> type:
-    """``<Mutation>Error`` with its own ``<Mutation>ErrorCode`` enum: one per mutation, so
-    clients branch on exactly the codes that mutation returns."""
-    code = strawberry.enum(
-        Enum(f"{mutation}ErrorCode", [(c, c) for c in codes]),  # type: ignore[misc]
-        description=f"Why {mutation[0].lower()}{mutation[1:]} was refused.",
-    )
-    annotations = {"field": list[str] | None, "message": str, "code": code}
-    cls = type(f"{mutation}Error", (), {"__annotations__": annotations, "__module__": __name__})
-    error: type = strawberry.type(cls, description="A refused input: which field, why.")
-    error.code_enum = code  # type: ignore[attr-defined]
-    return error
-
-
-def refused(error: type, exc: DomainError) -> list[Any]:
-    return [
-        error(field=list(e.field) or None, message=e.message, code=error.code_enum(e.code))  # type: ignore[attr-defined]
-        for e in exc.errors
-    ]
-
-
-_ROLE_INPUT = ("INVALID", "UNKNOWN_PERMISSION", "PERMISSION_NOT_HELD")
-RoleCreateError = error_type("RoleCreate", (*_ROLE_INPUT, "KEY_TAKEN"))
-RoleUpdateError = error_type(
-    "RoleUpdate",
-    (*_ROLE_INPUT, "ROLE_NOT_FOUND", "TEMPLATE_READ_ONLY", "SCOPE_CONFLICT", "NOTHING_TO_CHANGE"),
-)
-RoleDeleteError = error_type(
-    "RoleDelete",
-    ("INVALID", "PERMISSION_NOT_HELD", "ROLE_NOT_FOUND", "TEMPLATE_READ_ONLY", "ROLE_IN_USE"),
-)
-RoleAssignError = error_type(
-    "RoleAssign",
-    (
-        "INVALID", "PERMISSION_NOT_HELD", "ROLE_NOT_FOUND", "USER_NOT_FOUND", "USER_INACTIVE",
-        "MERCHANT_REQUIRED", "MERCHANT_NOT_ALLOWED", "MERCHANT_MISMATCH", "ALREADY_ASSIGNED",
-    ),
-)  # fmt: skip
-RoleUnassignError = error_type(
-    "RoleUnassign",
-    ("INVALID", "PERMISSION_NOT_HELD", "ROLE_NOT_FOUND", "ASSIGNMENT_NOT_FOUND", "LAST_OWNER"),
-)
-AccessReviewItemDecideError = error_type(
-    "AccessReviewItemDecide",
-    ("INVALID", "ITEM_NOT_FOUND", "ALREADY_DECIDED", "SELF_REVIEW", "LAST_OWNER"),
-)
 
 
 @strawberry.input
@@ -551,40 +484,33 @@ class AccessReviewItemDecideInput:
     reason: str | None = None
 
 
-@strawberry.type
-class RoleCreatePayload:
-    role: RoleType | None
-    errors: list[RoleCreateError]  # type: ignore[valid-type]
-
-
-@strawberry.type
-class RoleUpdatePayload:
-    role: RoleType | None
-    errors: list[RoleUpdateError]  # type: ignore[valid-type]
-
-
-@strawberry.type
-class RoleDeletePayload:
-    deleted_key: str | None
-    errors: list[RoleDeleteError]  # type: ignore[valid-type]
-
-
-@strawberry.type
-class RoleAssignPayload:
-    assignment: RoleAssignmentType | None
-    errors: list[RoleAssignError]  # type: ignore[valid-type]
-
-
-@strawberry.type
-class RoleUnassignPayload:
-    unassigned: bool
-    errors: list[RoleUnassignError]  # type: ignore[valid-type]
-
-
-@strawberry.type
-class AccessReviewItemDecidePayload:
-    item: AccessReviewItemType | None
-    errors: list[AccessReviewItemDecideError]  # type: ignore[valid-type]
+_ROLE_INPUT = ("INVALID", "UNKNOWN_PERMISSION", "PERMISSION_NOT_HELD")
+_ROLE_NAMED = ("INVALID", "PERMISSION_NOT_HELD", "ROLE_NOT_FOUND")  # by key, by whom
+ROLE_CREATE = mutation_types("roleCreate", (*_ROLE_INPUT, "KEY_TAKEN"), role=RoleType)
+ROLE_UPDATE = mutation_types(
+    "roleUpdate",
+    (*_ROLE_INPUT, "ROLE_NOT_FOUND", "TEMPLATE_READ_ONLY", "SCOPE_CONFLICT", "NOTHING_TO_CHANGE"),
+    role=RoleType,
+)
+ROLE_DELETE = mutation_types(
+    "roleDelete", (*_ROLE_NAMED, "TEMPLATE_READ_ONLY", "ROLE_IN_USE"), deleted_key=str
+)
+ROLE_ASSIGN = mutation_types(
+    "roleAssign",
+    (
+        *_ROLE_NAMED, "USER_NOT_FOUND", "USER_INACTIVE", "MERCHANT_REQUIRED",
+        "MERCHANT_NOT_ALLOWED", "MERCHANT_MISMATCH", "ALREADY_ASSIGNED",
+    ),
+    assignment=RoleAssignmentType,
+)  # fmt: skip
+ROLE_UNASSIGN = mutation_types(
+    "roleUnassign", (*_ROLE_NAMED, "ASSIGNMENT_NOT_FOUND", "LAST_OWNER"), unassigned=bool
+)
+ACCESS_REVIEW_ITEM_DECIDE = mutation_types(
+    "accessReviewItemDecide",
+    ("INVALID", "ITEM_NOT_FOUND", "ALREADY_DECIDED", "SELF_REVIEW", "LAST_OWNER"),
+    item=AccessReviewItemType,
+)
 
 
 def _role_input(data: RoleCreateInput | RoleUpdateInput) -> service.RoleInput:
@@ -596,20 +522,29 @@ def _role_input(data: RoleCreateInput | RoleUpdateInput) -> service.RoleInput:
     )
 
 
-async def _with_permissions(row: Role) -> RoleType:
-    return (await role_types([row]))[0]
+def _decoded(global_id: str, type_name: str, field: str) -> int:
+    """The row id of a global ID of ``type_name``; a payload error (INVALID) otherwise."""
+    found = row_id_of(global_id, type_name)
+    if found is None:
+        raise fail(field, "INVALID", f"not a {type_name} ID")
+    return found
 
 
-def _user_key(data: RoleAssignInput | RoleUnassignInput) -> int:
-    return decode_id(data.user_id, "User", "userId")
+async def _role_result(row: Role) -> dict[str, Any]:
+    return {"role": (await role_types([row]))[0]}
 
 
-async def attempt(call: Callable[[], Awaitable[T]], error: type) -> tuple[T | None, list[Any]]:
-    """What ``call`` returns, or None and the typed errors it was refused with."""
-    try:
-        return await call(), []
-    except DomainError as exc:
-        return None, refused(error, exc)
+async def _assignment_result(row: RoleAssignment) -> dict[str, Any]:
+    await row.fetch_related("role")
+    return {"assignment": RoleAssignmentType.from_model(row)}
+
+
+async def _unassigned_result(_: None) -> dict[str, Any]:
+    return {"unassigned": True}
+
+
+async def _item_result(row: AccessReviewItem) -> dict[str, Any]:
+    return {"item": AccessReviewItemType.from_model(row)}
 
 
 @strawberry.type
@@ -618,56 +553,52 @@ class AccessMutation:
         permission_classes=[requires("roles:manage")],
         description="Create a role of the tenant's own.",
     )
-    async def role_create(self, input: RoleCreateInput, info: strawberry.Info) -> RoleCreatePayload:
+    async def role_create(
+        self, input: RoleCreateInput, info: strawberry.Info
+    ) -> ROLE_CREATE.payload:
         actor = info.context.principal
-        row, errors = await attempt(
-            lambda: service.create_role(actor, input.key, _role_input(input), reason=input.reason),
-            RoleCreateError,
-        )
-        return RoleCreatePayload(role=row and await _with_permissions(row), errors=errors)
+        call = service.create_role(actor, input.key, _role_input(input), reason=input.reason)
+        return await ROLE_CREATE.run(call, _role_result)
 
     @strawberry.mutation(
         permission_classes=[requires("roles:manage")],
         description="Change a role of the tenant's own (templates are read-only).",
     )
-    async def role_update(self, input: RoleUpdateInput, info: strawberry.Info) -> RoleUpdatePayload:
+    async def role_update(
+        self, input: RoleUpdateInput, info: strawberry.Info
+    ) -> ROLE_UPDATE.payload:
         actor = info.context.principal
-        row, errors = await attempt(
-            lambda: service.update_role(actor, input.key, _role_input(input), reason=input.reason),
-            RoleUpdateError,
-        )
-        return RoleUpdatePayload(role=row and await _with_permissions(row), errors=errors)
+        call = service.update_role(actor, input.key, _role_input(input), reason=input.reason)
+        return await ROLE_UPDATE.run(call, _role_result)
 
     @strawberry.mutation(
         permission_classes=[requires("roles:manage")],
         description="Delete a role of the tenant's own that nobody holds.",
     )
-    async def role_delete(self, input: RoleDeleteInput, info: strawberry.Info) -> RoleDeletePayload:
-        actor = info.context.principal
-        _, errors = await attempt(
-            lambda: service.delete_role(actor, input.key, reason=input.reason), RoleDeleteError
-        )
-        return RoleDeletePayload(deleted_key=None if errors else input.key, errors=errors)
+    async def role_delete(
+        self, input: RoleDeleteInput, info: strawberry.Info
+    ) -> ROLE_DELETE.payload:
+        async def deleted(_: None) -> dict[str, Any]:
+            return {"deleted_key": input.key}
+
+        call = service.delete_role(info.context.principal, input.key, reason=input.reason)
+        return await ROLE_DELETE.run(call, deleted)
 
     @strawberry.mutation(
         permission_classes=[requires("roles:assign")],
         description="Give a user a role, for the whole tenant or one merchant. You must hold "
         "everything the role grants, where it will hold.",
     )
-    async def role_assign(self, input: RoleAssignInput, info: strawberry.Info) -> RoleAssignPayload:
-        actor = info.context.principal
-        row, errors = await attempt(
-            lambda: service.assign(
-                actor, _user_key(input), input.role_key,
-                merchant_id=input.merchant_id, reason=input.reason,
-            ),
-            RoleAssignError,
-        )  # fmt: skip
-        if row is not None:
-            await row.fetch_related("role")
-        return RoleAssignPayload(
-            assignment=row and RoleAssignmentType.from_model(row), errors=errors
-        )
+    async def role_assign(
+        self, input: RoleAssignInput, info: strawberry.Info
+    ) -> ROLE_ASSIGN.payload:
+        async def assign() -> RoleAssignment:
+            return await service.assign(
+                info.context.principal, _decoded(input.user_id, "User", "userId"),
+                input.role_key, merchant_id=input.merchant_id, reason=input.reason,
+            )  # fmt: skip
+
+        return await ROLE_ASSIGN.run(assign(), _assignment_result)
 
     @strawberry.mutation(
         permission_classes=[requires("roles:assign")],
@@ -675,16 +606,14 @@ class AccessMutation:
     )
     async def role_unassign(
         self, input: RoleUnassignInput, info: strawberry.Info
-    ) -> RoleUnassignPayload:
-        actor = info.context.principal
-        _, errors = await attempt(
-            lambda: service.unassign(
-                actor, _user_key(input), input.role_key,
-                merchant_id=input.merchant_id, reason=input.reason,
-            ),
-            RoleUnassignError,
-        )  # fmt: skip
-        return RoleUnassignPayload(unassigned=not errors, errors=errors)
+    ) -> ROLE_UNASSIGN.payload:
+        async def unassign() -> None:
+            await service.unassign(
+                info.context.principal, _decoded(input.user_id, "User", "userId"),
+                input.role_key, merchant_id=input.merchant_id, reason=input.reason,
+            )  # fmt: skip
+
+        return await ROLE_UNASSIGN.run(unassign(), _unassigned_result)
 
     @strawberry.mutation(
         permission_classes=[requires("access_reviews:decide")],
@@ -693,18 +622,14 @@ class AccessMutation:
     )
     async def access_review_item_decide(
         self, input: AccessReviewItemDecideInput, info: strawberry.Info
-    ) -> AccessReviewItemDecidePayload:
-        actor = info.context.principal
-        row, errors = await attempt(
-            lambda: reviews.decide_item(
-                actor, decode_id(input.item_id, "AccessReviewItem", "itemId"), input.decision,
-                reason=input.reason,
-            ),
-            AccessReviewItemDecideError,
-        )  # fmt: skip
-        return AccessReviewItemDecidePayload(
-            item=row and AccessReviewItemType.from_model(row), errors=errors
-        )
+    ) -> ACCESS_REVIEW_ITEM_DECIDE.payload:
+        async def decide() -> AccessReviewItem:
+            item_id = _decoded(input.item_id, "AccessReviewItem", "itemId")
+            return await reviews.decide_item(
+                info.context.principal, item_id, input.decision, reason=input.reason
+            )
+
+        return await ACCESS_REVIEW_ITEM_DECIDE.run(decide(), _item_result)
 
 
 QUERIES: list[type] = [AccessQuery]

@@ -44,7 +44,7 @@ from schema.access.models import (
     RoleAssignment,
 )
 from schema.audit import service as audit
-from schema.core.errors import DomainError, FieldError
+from schema.core.errors import FieldError, fail, raise_if_any
 from schema.core.principal import Principal
 from schema.identity.models import User, UserStatus
 from tenants.backends import TENANT_ALIAS
@@ -251,10 +251,6 @@ async def open_review(
 # --- deciding ----------------------------------------------------------------------------
 
 
-def _error(field: str, code: str, message: str) -> DomainError:
-    return DomainError([FieldError((field,), code, message)])
-
-
 async def _revoke(item: AccessReviewItem, actor: Principal, reason: str) -> int:
     """Take away what the item is about; returns how many assignments went."""
     query = RoleAssignment.all()
@@ -284,16 +280,15 @@ async def decide_item(
     """Confirm or revoke one item. Nobody decides an item about their own account."""
     errors: list[FieldError] = []
     reason = service.clean_reason(reason, errors)
-    if errors:
-        raise DomainError(errors)
+    raise_if_any(errors)
     async with in_transaction(TENANT_ALIAS):
         item = await AccessReviewItem.filter(id=item_id).select_for_update().first()
         if item is None:
-            raise _error("itemId", "ITEM_NOT_FOUND", "no such review item")
+            raise fail("itemId", "ITEM_NOT_FOUND", "no such review item")
         if item.decision is not None:
-            raise _error("itemId", "ALREADY_DECIDED", f"already decided: {item.decision.value}")
+            raise fail("itemId", "ALREADY_DECIDED", f"already decided: {item.decision.value}")
         if actor.user_id is not None and item.user_id == actor.user_id:
-            raise _error("itemId", "SELF_REVIEW", "another reviewer must decide about you")
+            raise fail("itemId", "SELF_REVIEW", "another reviewer must decide about you")
         review = await AccessReview.get(id=item.review_id)
         revoked = 0
         if decision is Decision.REVOKE:

@@ -38,7 +38,7 @@ from schema.access.catalog import SELF_SERVICE, expand, is_permission_scope
 from schema.access.models import AccessChange, ChangeAction, Role, RoleAssignment, RolePermission
 from schema.access.templates import OWNER, TEMPLATES, MerchantScope
 from schema.audit import service as audit
-from schema.core.errors import DomainError, FieldError
+from schema.core.errors import DomainError, FieldError, fail, raise_if_any
 from schema.core.principal import Grants, Principal, PrincipalKind, system_principal
 from schema.identity.models import User, UserStatus
 from tenants.backends import TENANT_ALIAS
@@ -254,11 +254,6 @@ def _clean_permissions(permissions: Sequence[str], errors: list[FieldError]) -> 
     return sorted(cleaned)
 
 
-def _raise(errors: list[FieldError]) -> None:
-    if errors:
-        raise DomainError(errors)
-
-
 def _raise_not_held(
     actor: Principal, needed: Iterable[str], merchant_id: int | None, field: str
 ) -> None:
@@ -270,7 +265,7 @@ def _raise_not_held(
         where = "for the whole tenant" if merchant_id is None else "for this merchant"
         shown = ", ".join(missing[:8]) + (" ..." if len(missing) > 8 else "")
         message = f"you do not hold {shown} {where}"
-        raise DomainError([FieldError((field,), "PERMISSION_NOT_HELD", message)])
+        raise fail(field, "PERMISSION_NOT_HELD", message)
 
 
 # --- recording ---------------------------------------------------------------------------
@@ -351,7 +346,7 @@ async def _role_or_error(key: str, *, field: str = "key") -> Role:
     and to its assignments are serialised per role."""
     role = await Role.filter(key=key).select_for_update().first()
     if role is None:
-        raise DomainError([FieldError((field,), "ROLE_NOT_FOUND", f"no role {key[:50]!r}")])
+        raise fail(field, "ROLE_NOT_FOUND", f"no role {key[:50]!r}")
     return role
 
 
@@ -372,7 +367,7 @@ async def _set_permissions(
 
 
 def _key_taken(key: str) -> DomainError:
-    return DomainError([FieldError(("key",), "KEY_TAKEN", f"a role {key!r} exists already")])
+    return fail("key", "KEY_TAKEN", f"a role {key!r} exists already")
 
 
 async def create_role(
@@ -385,7 +380,7 @@ async def create_role(
         message = "key must be 2-50 characters of a-z, 0-9 and _, starting with a letter"
         errors.append(FieldError(("key",), "INVALID", message))
     reason = clean_reason(reason, errors)
-    _raise(errors)
+    raise_if_any(errors)
     permissions = list(clean.permissions or ())
     _raise_not_held(actor, {"roles:manage", *expand(permissions)}, None, "permissions")
     async with in_transaction(TENANT_ALIAS):
@@ -422,7 +417,7 @@ async def _scope_conflict(role: Role, scope: MerchantScope) -> FieldError | None
 def _read_only(role: Role) -> None:
     if role.template:
         message = f"{role.key!r} is a template: copy it into a role of your own to change it"
-        raise DomainError([FieldError(("key",), "TEMPLATE_READ_ONLY", message)])
+        raise fail("key", "TEMPLATE_READ_ONLY", message)
 
 
 async def update_role(
@@ -434,7 +429,7 @@ async def update_role(
     reason = clean_reason(reason, errors)
     if clean == RoleInput():
         errors.append(FieldError((), "NOTHING_TO_CHANGE", "nothing to change was given"))
-    _raise(errors)
+    raise_if_any(errors)
     async with in_transaction(TENANT_ALIAS):
         role = await _role_or_error(key)
         _read_only(role)
@@ -444,7 +439,7 @@ async def update_role(
         _raise_not_held(actor, needed, None, "permissions")
         if clean.merchant_scope is not None and clean.merchant_scope != role.merchant_scope:
             conflict = await _scope_conflict(role, clean.merchant_scope)
-            _raise([conflict] if conflict else [])
+            raise_if_any([conflict] if conflict else [])
         fields = {
             f: v
             for f in ("name", "description", "merchant_scope")
@@ -465,7 +460,7 @@ async def delete_role(actor: Principal, key: str, *, reason: str | None = None) 
     """Delete a role of the tenant's own that nobody holds."""
     errors: list[FieldError] = []
     reason = clean_reason(reason, errors)
-    _raise(errors)
+    raise_if_any(errors)
     async with in_transaction(TENANT_ALIAS):
         role = await _role_or_error(key)
         _read_only(role)
@@ -474,7 +469,7 @@ async def delete_role(actor: Principal, key: str, *, reason: str | None = None) 
         holders = await RoleAssignment.filter(role_id=role.id).count()
         if holders:
             message = f"{holders} assignment(s) of this role exist: unassign them first"
-            raise DomainError([FieldError(("key",), "ROLE_IN_USE", message)])
+            raise fail("key", "ROLE_IN_USE", message)
         await remove_role(actor, role, reason)
     forget_tenant_access()
 
@@ -564,7 +559,7 @@ def _assignment_query(user_id: int, role_id: int, merchant_id: int | None) -> An
 
 def _already_assigned() -> DomainError:
     message = "the user holds this role already"
-    return DomainError([FieldError(("roleKey",), "ALREADY_ASSIGNED", message)])
+    return fail("roleKey", "ALREADY_ASSIGNED", message)
 
 
 async def _assign(
@@ -580,15 +575,15 @@ async def _assign(
     reason = clean_reason(reason, errors)
     if merchant_id is not None and merchant_id <= 0:
         errors.append(FieldError(("merchantId",), "INVALID", "not a merchant id"))
-    _raise(errors)
+    raise_if_any(errors)
     async with in_transaction(TENANT_ALIAS):
         role = await _role_or_error(role_key, field="roleKey")
         permissions = (await role_permissions([role.id]))[role.id]
         _raise_not_held(actor, {"roles:assign", *permissions}, merchant_id, "roleKey")
         user = await User.get_or_none(id=user_id)
         if user is None:
-            raise DomainError([FieldError(("userId",), "USER_NOT_FOUND", "no such user")])
-        _raise(_assignment_errors(role, user, permissions, merchant_id))
+            raise fail("userId", "USER_NOT_FOUND", "no such user")
+        raise_if_any(_assignment_errors(role, user, permissions, merchant_id))
         existing = await _assignment_query(user_id, role.id, merchant_id).first()
         if existing is not None:
             if keep_existing:
@@ -649,7 +644,7 @@ async def _ensure_owner_remains(leaving: set[int]) -> None:
     )
     if not remaining:
         message = "the tenant must keep an active owner: make someone else owner first"
-        raise DomainError([FieldError(("userId",), "LAST_OWNER", message)])
+        raise fail("userId", "LAST_OWNER", message)
 
 
 async def remove_assignments(
@@ -682,7 +677,7 @@ async def unassign(
     """Take the role away; ``actor`` must hold what it grants (as for assigning it)."""
     errors: list[FieldError] = []
     reason = clean_reason(reason, errors)
-    _raise(errors)
+    raise_if_any(errors)
     async with in_transaction(TENANT_ALIAS):
         role = await _role_or_error(role_key, field="roleKey")
         permissions = (await role_permissions([role.id]))[role.id]
@@ -690,6 +685,6 @@ async def unassign(
         assignment = await _assignment_query(user_id, role.id, merchant_id).first()
         if assignment is None:
             message = "the user does not hold this role (for this merchant)"
-            raise DomainError([FieldError(("roleKey",), "ASSIGNMENT_NOT_FOUND", message)])
+            raise fail("roleKey", "ASSIGNMENT_NOT_FOUND", message)
         await remove_assignments(actor, [assignment], reason)
     ACCESS_CACHE.forget_user(current_tenant().id, user_id)

@@ -199,7 +199,7 @@ class AuditMutation(FieldExtension):
                         operation, outcome=_error_code(errors[0]), summary=_errors_summary(errors)
                     )
             elif not recorded:
-                await _record_safely(operation, targets=list(_targets_in(result)))
+                await _record_safely(operation, targets=list(targets_in(result)))
         return result
 
 
@@ -252,7 +252,7 @@ def _errors_summary(errors: list[Any]) -> dict[str, Any]:
     }
 
 
-def _targets_in(payload: Any) -> Iterator[str]:
+def targets_in(payload: Any) -> Iterator[str]:
     """``Type:id`` of the payload and of the objects (or lists of them) it holds,
     one level down, wherever an ``id`` is a global ID."""
     values = [payload]

@@ -10,14 +10,14 @@ operators.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
+from typing import Any
 
 import strawberry
 from tortoise.queryset import QuerySet
 
 from schema.backups import service
-from schema.core.errors import DomainError
-from schema.core.nodes import Node, register_node, to_global_id
+from schema.core.mutations import Described, mutation_types
+from schema.core.nodes import Node, register_node, row_id, to_global_id
 from schema.core.pagination import Connection, PageRequest, paginate
 from schema.core.permissions import ensure_permission, principal_of, requires
 from tenants.models import Backup, BackupKind, BackupStatus, VerifyStatus
@@ -25,7 +25,7 @@ from tenants.scope import current_tenant
 
 BACKUPS_READ = "backups:read"
 BACKUPS_CREATE = "backups:create"
-MAX_ROW_ID = 2**63 - 1
+MAX_BACKUP_ID = 2**63 - 1  # the registry's ids are 64-bit
 FAILED_MESSAGE = "the backup failed; the platform's operators have the details"
 VERIFY_FAILED_MESSAGE = (
     "the backup could not be verified; the platform's operators have the details"
@@ -85,9 +85,7 @@ def _own_backups() -> QuerySet[Backup]:
 
 async def _fetch_backup(key: str, context: object) -> BackupNode | None:
     ensure_permission(context, BACKUPS_READ)
-    if not (key.isascii() and key.isdigit()) or int(key) > MAX_ROW_ID:
-        return None
-    row = await _own_backups().get_or_none(id=int(key))
+    row = await _own_backups().get_or_none(id=pk) if (pk := row_id(key, MAX_BACKUP_ID)) else None
     return BackupNode.from_model(row) if row else None
 
 
@@ -126,29 +124,15 @@ class BackupCreateInput:
     )
 
 
-@strawberry.enum(name="BackupCreateErrorCode", description="Why backupCreate refused its input.")
-class BackupCreateErrorCode(Enum):
-    TOO_SOON = service.TOO_SOON
-    TOO_LONG = service.TOO_LONG
-
-
-@strawberry.type(
-    name="BackupCreateError",
-    description="Why backupCreate refused its input: field is the input's path, or null.",
+BACKUP_CREATE = mutation_types(
+    "backupCreate",
+    (service.TOO_SOON, service.TOO_LONG),
+    requested=Described(bool, "Whether a backup job was enqueued."),
 )
-class BackupCreateError:
-    field: list[str] | None
-    message: str
-    code: BackupCreateErrorCode
 
 
-@strawberry.type(
-    name="BackupCreatePayload",
-    description="What backupCreate did; errors is empty when it succeeded.",
-)
-class BackupCreatePayload:
-    requested: bool = strawberry.field(description="Whether a backup job was enqueued.")
-    errors: list[BackupCreateError]
+async def _requested(_: None) -> dict[str, Any]:
+    return {"requested": True}
 
 
 @strawberry.type
@@ -160,22 +144,11 @@ class BackupsMutation:
     )
     async def backup_create(
         self, info: strawberry.Info, input: BackupCreateInput | None = None
-    ) -> BackupCreatePayload:
+    ) -> BACKUP_CREATE.payload:
         requested_by = principal_of(info.context).subject
         reason = input.reason if input else None
-        try:
-            await service.ask_for_backup(requested_by=requested_by, reason=reason)
-        except DomainError as exc:
-            errors = [
-                BackupCreateError(
-                    field=list(e.field) or None,
-                    message=e.message,
-                    code=BackupCreateErrorCode(e.code),
-                )
-                for e in exc.errors
-            ]
-            return BackupCreatePayload(requested=False, errors=errors)
-        return BackupCreatePayload(requested=True, errors=[])
+        call = service.ask_for_backup(requested_by=requested_by, reason=reason)
+        return await BACKUP_CREATE.run(call, _requested)
 
 
 QUERIES: list[type] = [BackupsQuery]

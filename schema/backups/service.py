@@ -13,7 +13,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from schema.audit.service import record
-from schema.core.errors import DomainError, FieldError
+from schema.core.errors import DomainError, FieldError, fail
 from tenants.backends import TENANT_ALIAS
 from tenants.models import Backup, BackupKind, JobStatus
 from tenants.outbox import JobOutbox, enqueue
@@ -65,7 +65,7 @@ async def ask_for_backup(*, requested_by: str, reason: str | None = None) -> Job
     """The tenant's own request for a backup, at most one per ``MIN_INTERVAL``."""
     if reason is not None and len(reason) > MAX_REASON_LENGTH:
         message = f"at most {MAX_REASON_LENGTH} characters"
-        raise DomainError([FieldError(("reason",), TOO_LONG, message)])
+        raise fail("reason", TOO_LONG, message)
     now = datetime.now(UTC)
     # The window's number as dedupe key: of concurrent requests, one job is written.
     window = int(now.timestamp()) // int(MIN_INTERVAL.total_seconds())

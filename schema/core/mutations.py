@@ -24,6 +24,15 @@ Result = TypeVar("Result")
 
 
 @dataclass(frozen=True, slots=True)
+class Described:
+    """A payload field's type with a description for the schema:
+    ``mutation_types(..., client_secret=Described(str, "Shown this once."))``."""
+
+    type: Any
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class MutationTypes:
     """A mutation's ``XxxError`` type, its ``XxxErrorCode`` enum and its payload type."""
 
@@ -54,10 +63,14 @@ class MutationTypes:
         return self.payload(errors=[], **(await result(value) if result else {}))
 
 
-def mutation_types(name: str, codes: Iterable[str], **fields: Any) -> MutationTypes:
+def mutation_types(
+    name: str, codes: Iterable[str], *, type_prefix: str | None = None, **fields: Any
+) -> MutationTypes:
     """Types for mutation ``name`` (camelCase, as in the schema) returning ``codes`` and,
-    on success, ``fields`` (name to type)."""
-    title = name[0].upper() + name[1:]
+    on success, ``fields`` (name to type, or to ``Described``). The types' names start
+    with ``type_prefix``, by default ``name`` capitalized: give it where that would mangle
+    an acronym (``oauthClientCreate``'s types are ``OAuthClientCreate...``)."""
+    title = type_prefix or name[0].upper() + name[1:]
     values = {str(code): str(code) for code in codes}
     code = strawberry.enum(
         Enum(f"{title}ErrorCode", values),  # type: ignore[misc]
@@ -71,6 +84,7 @@ def mutation_types(name: str, codes: Iterable[str], **fields: Any) -> MutationTy
         ),
         description=f"Why {name} refused its input: field is the input's path, or null.",
     )
+    specs = {f: t if isinstance(t, Described) else Described(t) for f, t in fields.items()}
     payload = strawberry.type(
         type(
             f"{title}Payload",
@@ -78,9 +92,12 @@ def mutation_types(name: str, codes: Iterable[str], **fields: Any) -> MutationTy
             {
                 "__annotations__": {
                     "errors": list[error],
-                    **{f: t | None for f, t in fields.items()},
+                    **{f: spec.type | None for f, spec in specs.items()},
                 },
-                **dict.fromkeys(fields),
+                **{
+                    f: strawberry.field(default=None, description=spec.description)
+                    for f, spec in specs.items()
+                },
             },
         ),
         description=f"What {name} did; errors is empty when it succeeded.",

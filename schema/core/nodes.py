@@ -50,9 +50,10 @@ async def fetch_node(global_id: str, context: Any) -> Any | None:
 MAX_ROW_ID = 2**31 - 1  # id columns are 32-bit: a larger key must never reach the database
 
 
-def row_id(key: str) -> int | None:
-    """A global ID's key as a row id, or None when no row can have it."""
-    if not (key.isascii() and key.isdigit()) or not 0 < int(key) <= MAX_ROW_ID:
+def row_id(key: str, maximum: int = MAX_ROW_ID) -> int | None:
+    """A global ID's key as a row id, or None when no row can have it (``maximum``: the
+    largest id the column holds)."""
+    if not (key.isascii() and key.isdigit()) or not 0 < int(key) <= maximum:
         return None
     return int(key)
 

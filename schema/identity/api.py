@@ -10,29 +10,32 @@ changes only the users of those merchants: to it the others do not exist (NOT_FO
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any
 
 import strawberry
-from strawberry.utils.str_converters import to_camel_case
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
-from schema.core.errors import DomainError, ErrorCode, PublicError
-from schema.core.nodes import Node, from_global_id, register_node, to_global_id
+from schema.core.errors import ErrorCode, PublicError, fail
+from schema.core.mutations import mutation_types
+from schema.core.nodes import Node, register_node, row_id, row_id_of, to_global_id
 from schema.core.pagination import Connection, PageRequest, paginate
 from schema.core.permissions import (
     authenticated,
+    covers,
     ensure_authenticated,
     ensure_permission,
+    limit_to_merchants,
     principal_of,
     public,
     requires,
 )
 from schema.core.principal import Principal
+from schema.idempotency.api import CODES as IDEMPOTENCY_CODES
+from schema.idempotency.api import IdempotencyKeyArgument, idempotent, rows_of
 from schema.identity import service
 from schema.identity.models import (
     DocumentKind,
@@ -44,14 +47,13 @@ from schema.identity.models import (
     UserType,
 )
 from schema.identity.policy import PolicyChanges, get_policy, update_policy
-from schema.identity.validation import Code, fail
+from schema.identity.validation import Code
 
 USERS_READ = "users:read"
 USERS_MANAGE = "users:manage"
 IDENTITY_REVIEW = "identity:review"
 IDENTITY_CONFIGURE = "identity:configure"
 MAX_SEARCH_LENGTH = 100
-MAX_ROW_ID = 2**31 - 1
 
 strawberry.enum(UserType, name="UserType", description="What kind of person a user is.")
 strawberry.enum(UserStatus, name="UserStatus", description="Whether the user may sign in.")
@@ -241,74 +243,6 @@ class IdentityPolicyInput:
 
 # -- payloads and their errors ---------------------------------------------------------
 
-Result = TypeVar("Result")
-
-
-@dataclass(frozen=True, slots=True)
-class _Mutation:
-    """A mutation's ``XxxError`` type, its ``XxxErrorCode`` enum and its payload type."""
-
-    error: type
-    code: type[Enum]
-    payload: type
-
-    def errors(self, exc: DomainError) -> list[Any]:
-        return [
-            self.error(
-                field=[to_camel_case(part) for part in e.field] or None,
-                message=e.message,
-                code=self.code(e.code),
-            )
-            for e in exc.errors
-        ]
-
-    async def run(
-        self,
-        call: Awaitable[Result],
-        result: Callable[[Result], Awaitable[dict[str, Any]]] | None = None,
-    ) -> Any:
-        """The payload of ``call``: its result's fields, or its typed errors."""
-        try:
-            value = await call
-        except DomainError as exc:
-            return self.payload(errors=self.errors(exc))
-        return self.payload(errors=[], **(await result(value) if result else {}))
-
-
-def _mutation(name: str, codes: Iterable[Code], **fields: Any) -> _Mutation:
-    """Types for mutation ``name`` (``userRegister``): ``UserRegisterError`` with the
-    ``UserRegisterErrorCode`` enum of ``codes``, and ``UserRegisterPayload`` with ``errors``
-    and ``fields`` (each None unless the mutation succeeded)."""
-    title = name[0].upper() + name[1:]
-    values = {code.value: code.value for code in codes}
-    code = strawberry.enum(
-        Enum(f"{title}ErrorCode", values), description=f"Why {name} refused its input."
-    )
-    error = strawberry.type(
-        type(
-            f"{title}Error",
-            (),
-            {"__annotations__": {"field": list[str] | None, "message": str, "code": code}},
-        ),
-        description=f"Why {name} refused its input: field is the input's path, or null.",
-    )
-    payload = strawberry.type(
-        type(
-            f"{title}Payload",
-            (),
-            {
-                "__annotations__": {
-                    "errors": list[error],
-                    **{f: t | None for f, t in fields.items()},
-                },
-                **dict.fromkeys(fields),
-            },
-        ),
-        description=f"What {name} did; errors is empty when it succeeded.",
-    )
-    return _Mutation(error, code, payload)
-
-
 _INPUT = (Code.REQUIRED, Code.TOO_LONG, Code.INVALID)
 _PASSWORD = (
     Code.PASSWORD_TOO_SHORT,
@@ -319,18 +253,21 @@ _PASSWORD = (
 )
 _TOKEN = (Code.TOKEN_INVALID, Code.TOKEN_EXPIRED, Code.TOKEN_USED)
 
-USER_REGISTER = _mutation(
+USER_REGISTER = mutation_types(
     "userRegister", (*_INPUT, *_PASSWORD, Code.EMAIL_TAKEN, Code.REGISTRATION_CLOSED), user=UserNode
 )
-USER_CREATE = _mutation(
+USER_CREATE = mutation_types(
     "userCreate",
-    (*_INPUT, *_PASSWORD, Code.EMAIL_TAKEN, Code.MERCHANT_REQUIRED, Code.MERCHANT_NOT_ALLOWED),
+    (
+        *_INPUT, *_PASSWORD, Code.EMAIL_TAKEN, Code.MERCHANT_REQUIRED, Code.MERCHANT_NOT_ALLOWED,
+        *IDEMPOTENCY_CODES,
+    ),
     user=UserNode,
-)
-USER_EMAIL_VERIFY = _mutation("userEmailVerify", _TOKEN)
-USER_EMAIL_VERIFICATION_REQUEST = _mutation("userEmailVerificationRequest", _INPUT)
-USER_PASSWORD_RESET_REQUEST = _mutation("userPasswordResetRequest", _INPUT)
-USER_PASSWORD_RESET = _mutation("userPasswordReset", (*_TOKEN, *_PASSWORD))
+)  # fmt: skip
+USER_EMAIL_VERIFY = mutation_types("userEmailVerify", _TOKEN)
+USER_EMAIL_VERIFICATION_REQUEST = mutation_types("userEmailVerificationRequest", _INPUT)
+USER_PASSWORD_RESET_REQUEST = mutation_types("userPasswordResetRequest", _INPUT)
+USER_PASSWORD_RESET = mutation_types("userPasswordReset", (*_TOKEN, *_PASSWORD))
 # Re-authentication: the current password, behind the sign-in's brakes.
 _REAUTHENTICATE = (
     Code.WRONG_PASSWORD,
@@ -339,87 +276,51 @@ _REAUTHENTICATE = (
     Code.NOT_A_USER,
     Code.NOT_FOUND,
 )
-USER_PASSWORD_CHANGE = _mutation("userPasswordChange", (*_PASSWORD, *_REAUTHENTICATE))
-USER_EMAIL_CHANGE_REQUEST = _mutation(
+USER_PASSWORD_CHANGE = mutation_types("userPasswordChange", (*_PASSWORD, *_REAUTHENTICATE))
+USER_EMAIL_CHANGE_REQUEST = mutation_types(
     "userEmailChangeRequest", (*_INPUT, Code.SAME_EMAIL, Code.EMAIL_TAKEN, *_REAUTHENTICATE)
 )
-USER_EMAIL_CHANGE_CONFIRM = _mutation("userEmailChangeConfirm", (*_TOKEN, Code.EMAIL_TAKEN))
+USER_EMAIL_CHANGE_CONFIRM = mutation_types("userEmailChangeConfirm", (*_TOKEN, Code.EMAIL_TAKEN))
 _STATUS = (*_INPUT, Code.NOT_FOUND, Code.SELF_NOT_ALLOWED)
-USER_DEACTIVATE = _mutation("userDeactivate", (*_STATUS, Code.ALREADY_DEACTIVATED), user=UserNode)
-USER_REACTIVATE = _mutation("userReactivate", (*_STATUS, Code.NOT_DEACTIVATED), user=UserNode)
-USER_UNLOCK = _mutation("userUnlock", (*_INPUT, Code.NOT_FOUND, Code.NOT_LOCKED), user=UserNode)
-IDENTITY_VERIFICATION_SUBMIT = _mutation(
+USER_DEACTIVATE = mutation_types(
+    "userDeactivate", (*_STATUS, Code.ALREADY_DEACTIVATED), user=UserNode
+)
+USER_REACTIVATE = mutation_types("userReactivate", (*_STATUS, Code.NOT_DEACTIVATED), user=UserNode)
+USER_UNLOCK = mutation_types(
+    "userUnlock", (*_INPUT, Code.NOT_FOUND, Code.NOT_LOCKED), user=UserNode
+)
+IDENTITY_VERIFICATION_SUBMIT = mutation_types(
     "identityVerificationSubmit",
     (*_INPUT, Code.OUT_OF_RANGE, Code.INVALID_TRANSITION, Code.NOT_A_USER, Code.NOT_FOUND),
     verification=IdentityVerificationNode,
 )
-IDENTITY_VERIFICATION_DECIDE = _mutation(
+IDENTITY_VERIFICATION_DECIDE = mutation_types(
     "identityVerificationDecide",
     (*_INPUT, Code.NOT_FOUND, Code.INVALID_TRANSITION, Code.SELF_NOT_ALLOWED),
     verification=IdentityVerificationNode,
 )
-IDENTITY_POLICY_UPDATE = _mutation(
+IDENTITY_POLICY_UPDATE = mutation_types(
     "identityPolicyUpdate",
     (Code.TOO_LONG, Code.INVALID, Code.OUT_OF_RANGE, Code.NOTHING_TO_CHANGE),
     policy=IdentityPolicyType,
 )
 
-# Module-level names, so the resolvers' annotations resolve.
-UserRegisterPayload = USER_REGISTER.payload
-UserCreatePayload = USER_CREATE.payload
-UserEmailVerifyPayload = USER_EMAIL_VERIFY.payload
-UserEmailVerificationRequestPayload = USER_EMAIL_VERIFICATION_REQUEST.payload
-UserPasswordResetRequestPayload = USER_PASSWORD_RESET_REQUEST.payload
-UserPasswordResetPayload = USER_PASSWORD_RESET.payload
-UserPasswordChangePayload = USER_PASSWORD_CHANGE.payload
-UserEmailChangeRequestPayload = USER_EMAIL_CHANGE_REQUEST.payload
-UserEmailChangeConfirmPayload = USER_EMAIL_CHANGE_CONFIRM.payload
-UserDeactivatePayload = USER_DEACTIVATE.payload
-UserReactivatePayload = USER_REACTIVATE.payload
-UserUnlockPayload = USER_UNLOCK.payload
-IdentityVerificationSubmitPayload = IDENTITY_VERIFICATION_SUBMIT.payload
-IdentityVerificationDecidePayload = IDENTITY_VERIFICATION_DECIDE.payload
-IdentityPolicyUpdatePayload = IDENTITY_POLICY_UPDATE.payload
-
 
 # -- object-level rules ----------------------------------------------------------------
 
 
-def _sees(principal: Principal, permission: str, merchant_id: int | None) -> bool:
-    """Whether ``permission`` covers a user of ``merchant_id``: a grant limited to some
-    merchants covers only their users, never the tenant's own."""
-    merchants = principal.grants.merchants(permission)
-    return merchants is None or merchant_id in merchants
-
-
-def _limit_to_merchants(
-    query: QuerySet[Any], principal: Principal, permission: str, field: str = "merchant_id"
-) -> QuerySet[Any]:
-    merchants = principal.grants.merchants(permission)
-    return query if merchants is None else query.filter(**{f"{field}__in": sorted(merchants)})
-
-
-def _row_id(key: str) -> int | None:
-    """A global ID's key as a row id, or None when no row can have it (the columns are
-    32-bit: a larger number must not reach the database)."""
-    if not (key.isascii() and key.isdigit()) or int(key) > MAX_ROW_ID:
-        return None
-    return int(key)
-
-
 def _key(global_id: str, type_name: str) -> int:
     """The row id in a global ID of ``type_name``; NOT_FOUND for any other."""
-    found, key = from_global_id(global_id)
-    row_id = _row_id(key)
-    if found != type_name or row_id is None:
+    found = row_id_of(global_id, type_name)
+    if found is None:
         raise fail("id", Code.NOT_FOUND, f"no such {type_name}")
-    return row_id
+    return found
 
 
 async def _user_for(principal: Principal, permission: str, global_id: str) -> int:
     """The id of the user ``global_id`` names, if ``permission`` covers them."""
     user = await User.get_or_none(id=_key(global_id, "User")).only("id", "merchant_id")
-    if user is None or not _sees(principal, permission, user.merchant_id):
+    if user is None or not covers(principal, permission, user.merchant_id):
         raise fail("id", Code.NOT_FOUND, "no such User")
     return user.id
 
@@ -460,12 +361,12 @@ async def _verification_result(row: IdentityVerification) -> dict[str, Any]:
 async def _fetch_user(key: str, context: Any) -> UserNode | None:
     """Users see themselves; others need users:read covering the user's merchant."""
     principal = ensure_authenticated(context)
-    row_id = _row_id(key)
-    own = row_id is not None and principal.user_id == row_id
+    pk = row_id(key)
+    own = pk is not None and principal.user_id == pk
     if not own:
         ensure_permission(context, USERS_READ)
-    row = await User.get_or_none(id=row_id) if row_id is not None else None
-    if row is None or not (own or _sees(principal, USERS_READ, row.merchant_id)):
+    row = await User.get_or_none(id=pk) if pk is not None else None
+    if row is None or not (own or covers(principal, USERS_READ, row.merchant_id)):
         return None
     return UserNode.from_model(row)
 
@@ -473,16 +374,16 @@ async def _fetch_user(key: str, context: Any) -> UserNode | None:
 async def _fetch_verification(key: str, context: Any) -> IdentityVerificationNode | None:
     """Users see their own submissions; reviewers those of the users they cover."""
     principal = ensure_authenticated(context)
-    row_id = _row_id(key)
+    pk = row_id(key)
     row = (
-        await IdentityVerification.get_or_none(id=row_id).prefetch_related("user", "documents")
-        if row_id is not None
+        await IdentityVerification.get_or_none(id=pk).prefetch_related("user", "documents")
+        if pk is not None
         else None
     )
     own = row is not None and principal.user_id == row.user.id
     if not own:
         ensure_permission(context, IDENTITY_REVIEW)
-    if row is None or not (own or _sees(principal, IDENTITY_REVIEW, row.user.merchant_id)):
+    if row is None or not (own or covers(principal, IDENTITY_REVIEW, row.user.merchant_id)):
         return None
     return IdentityVerificationNode.from_model(row)
 
@@ -532,7 +433,7 @@ class IdentityQuery:
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[UserNode]:
-        query = _limit_to_merchants(User.all(), principal_of(info.context), USERS_READ)
+        query = limit_to_merchants(User.all(), principal_of(info.context), USERS_READ)
         if filter is not None:
             query = _filtered_users(query, filter)
         return await paginate(
@@ -555,7 +456,7 @@ class IdentityQuery:
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[IdentityVerificationNode]:
-        query = _limit_to_merchants(
+        query = limit_to_merchants(
             IdentityVerification.all(),
             principal_of(info.context),
             IDENTITY_REVIEW,
@@ -586,7 +487,7 @@ class IdentityMutation:
         permission_classes=[public],
         description="Register with email and password; a verification link is mailed.",
     )
-    async def user_register(self, input: UserRegisterInput) -> UserRegisterPayload:
+    async def user_register(self, input: UserRegisterInput) -> USER_REGISTER.payload:
         new = service.NewUser(input.email, input.full_name, input.password, input.phone)
         return await USER_REGISTER.run(service.register(new), _user_result)
 
@@ -594,27 +495,39 @@ class IdentityMutation:
         permission_classes=[requires(USERS_MANAGE)],
         description="Create a user (without a password, they are mailed a link to set one).",
     )
-    async def user_create(self, info: strawberry.Info, input: UserCreateInput) -> UserCreatePayload:
-        if not _sees(principal_of(info.context), USERS_MANAGE, input.merchant_id):
+    async def user_create(
+        self,
+        info: strawberry.Info,
+        input: UserCreateInput,
+        idempotency_key: IdempotencyKeyArgument = None,
+    ) -> USER_CREATE.payload:
+        if not covers(principal_of(info.context), USERS_MANAGE, input.merchant_id):
             raise PublicError(
                 f"this needs the {USERS_MANAGE!r} permission for this merchant",
                 ErrorCode.FORBIDDEN,
             )
-        call = service.create_user(
-            input.email,
-            input.full_name,
-            user_type=input.user_type,
-            password=input.password,
-            email_verified=input.email_verified,
-            merchant_id=input.merchant_id,
-            phone=input.phone,
+        return await idempotent(
+            info,
+            USER_CREATE,
+            idempotency_key,
+            input,
+            lambda: service.create_user(
+                input.email,
+                input.full_name,
+                user_type=input.user_type,
+                password=input.password,
+                email_verified=input.email_verified,
+                merchant_id=input.merchant_id,
+                phone=input.phone,
+            ),
+            _user_result,
+            rows_of(User),
         )
-        return await USER_CREATE.run(call, _user_result)
 
     @strawberry.mutation(
         permission_classes=[public], description="Confirm an email address with the mailed token."
     )
-    async def user_email_verify(self, token: str) -> UserEmailVerifyPayload:
+    async def user_email_verify(self, token: str) -> USER_EMAIL_VERIFY.payload:
         return await USER_EMAIL_VERIFY.run(service.verify_email(token))
 
     @strawberry.mutation(
@@ -624,7 +537,7 @@ class IdentityMutation:
     )
     async def user_email_verification_request(
         self, email: str
-    ) -> UserEmailVerificationRequestPayload:
+    ) -> USER_EMAIL_VERIFICATION_REQUEST.payload:
         return await USER_EMAIL_VERIFICATION_REQUEST.run(service.request_email_verification(email))
 
     @strawberry.mutation(
@@ -632,13 +545,15 @@ class IdentityMutation:
         description="Mail a password reset link. Answers the same whether or not the "
         "address has an account.",
     )
-    async def user_password_reset_request(self, email: str) -> UserPasswordResetRequestPayload:
+    async def user_password_reset_request(self, email: str) -> USER_PASSWORD_RESET_REQUEST.payload:
         return await USER_PASSWORD_RESET_REQUEST.run(service.request_password_reset(email))
 
     @strawberry.mutation(
         permission_classes=[public], description="Set a new password with the mailed token."
     )
-    async def user_password_reset(self, token: str, new_password: str) -> UserPasswordResetPayload:
+    async def user_password_reset(
+        self, token: str, new_password: str
+    ) -> USER_PASSWORD_RESET.payload:
         return await USER_PASSWORD_RESET.run(service.reset_password(token, new_password))
 
     @strawberry.mutation(
@@ -647,7 +562,7 @@ class IdentityMutation:
     )
     async def user_password_change(
         self, info: strawberry.Info, current_password: str, new_password: str
-    ) -> UserPasswordChangePayload:
+    ) -> USER_PASSWORD_CHANGE.payload:
         async def change() -> User:
             user_id = _own_user_id(principal_of(info.context))
             return await service.change_password(
@@ -666,7 +581,7 @@ class IdentityMutation:
     )
     async def user_email_change_request(
         self, info: strawberry.Info, new_email: str, current_password: str
-    ) -> UserEmailChangeRequestPayload:
+    ) -> USER_EMAIL_CHANGE_REQUEST.payload:
         async def request() -> None:
             user_id = _own_user_id(principal_of(info.context))
             await service.request_email_change(
@@ -679,7 +594,7 @@ class IdentityMutation:
         permission_classes=[public],
         description="Confirm a new email address with the token mailed to it.",
     )
-    async def user_email_change_confirm(self, token: str) -> UserEmailChangeConfirmPayload:
+    async def user_email_change_confirm(self, token: str) -> USER_EMAIL_CHANGE_CONFIRM.payload:
         return await USER_EMAIL_CHANGE_CONFIRM.run(service.confirm_email_change(token))
 
     @strawberry.mutation(
@@ -688,7 +603,7 @@ class IdentityMutation:
     )
     async def user_deactivate(
         self, info: strawberry.Info, id: strawberry.ID, reason: str
-    ) -> UserDeactivatePayload:
+    ) -> USER_DEACTIVATE.payload:
         call = _on_managed_user(
             info, id, lambda user_id, admin: service.deactivate(user_id, reason, actor=admin)
         )
@@ -700,7 +615,7 @@ class IdentityMutation:
     )
     async def user_reactivate(
         self, info: strawberry.Info, id: strawberry.ID, reason: str
-    ) -> UserReactivatePayload:
+    ) -> USER_REACTIVATE.payload:
         call = _on_managed_user(
             info, id, lambda user_id, admin: service.reactivate(user_id, reason, actor=admin)
         )
@@ -712,7 +627,7 @@ class IdentityMutation:
     )
     async def user_unlock(
         self, info: strawberry.Info, id: strawberry.ID, reason: str | None = None
-    ) -> UserUnlockPayload:
+    ) -> USER_UNLOCK.payload:
         call = _on_managed_user(info, id, lambda user_id, _: service.unlock(user_id, reason=reason))
         return await USER_UNLOCK.run(call, _user_result)
 
@@ -722,7 +637,7 @@ class IdentityMutation:
     )
     async def identity_verification_submit(
         self, info: strawberry.Info, documents: list[IdentityDocumentInput]
-    ) -> IdentityVerificationSubmitPayload:
+    ) -> IDENTITY_VERIFICATION_SUBMIT.payload:
         async def submit() -> IdentityVerification:
             user_id = _own_user_id(principal_of(info.context))
             given = [
@@ -742,13 +657,13 @@ class IdentityMutation:
         id: strawberry.ID,
         decision: IdentityDecision,
         reason: str | None = None,
-    ) -> IdentityVerificationDecidePayload:
+    ) -> IDENTITY_VERIFICATION_DECIDE.payload:
         async def decide() -> IdentityVerification:
             principal = principal_of(info.context)
             row = await IdentityVerification.get_or_none(
                 id=_key(id, "IdentityVerification")
             ).prefetch_related("user")
-            if row is None or not _sees(principal, IDENTITY_REVIEW, row.user.merchant_id):
+            if row is None or not covers(principal, IDENTITY_REVIEW, row.user.merchant_id):
                 raise fail("id", Code.NOT_FOUND, "no such IdentityVerification")
             verified = decision is IdentityDecision.VERIFY
             return await service.decide_identity(
@@ -763,7 +678,7 @@ class IdentityMutation:
     )
     async def identity_policy_update(
         self, info: strawberry.Info, input: IdentityPolicyInput
-    ) -> IdentityPolicyUpdatePayload:
+    ) -> IDENTITY_POLICY_UPDATE.payload:
         changes = PolicyChanges(**vars(input))
         call = update_policy(changes, actor=principal_of(info.context).subject)
         return await IDENTITY_POLICY_UPDATE.run(call, _policy_result)

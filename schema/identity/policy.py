@@ -19,9 +19,9 @@ from urllib.parse import urlsplit
 from tortoise.transactions import in_transaction
 
 from schema.audit.service import record
-from schema.core.errors import FieldError
+from schema.core.errors import FieldError, fail, raise_if_any
 from schema.identity.models import IdentityPolicy
-from schema.identity.validation import Code, fail, raise_if_any
+from schema.identity.validation import Code
 from tenants.backends import TENANT_ALIAS
 
 POLICY_ID = 1

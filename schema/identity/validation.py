@@ -13,7 +13,7 @@ from enum import StrEnum
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-from schema.core.errors import DomainError, FieldError
+from schema.core.errors import FieldError
 
 MAX_EMAIL_LENGTH = 254  # RFC 5321's path limit, less the angle brackets
 MAX_PHONE_INPUT_LENGTH = 32  # "+44 (0) 20 7946 0958 ext. 1234" and the like
@@ -52,17 +52,6 @@ class Code(StrEnum):
     SELF_NOT_ALLOWED = "SELF_NOT_ALLOWED"  # deactivating yourself, deciding your own case
     NOT_A_USER = "NOT_A_USER"  # a client or system principal where a user must act
     INVALID_TRANSITION = "INVALID_TRANSITION"
-
-
-def fail(field: str | tuple[str, ...], code: Code, message: str) -> DomainError:
-    """A one-error ``DomainError`` to raise."""
-    path = (field,) if isinstance(field, str) else field
-    return DomainError([FieldError(path, code, message)])
-
-
-def raise_if_any(errors: list[FieldError]) -> None:
-    if errors:
-        raise DomainError(errors)
 
 
 def _has_control_characters(value: str, allowed: str = "") -> bool:

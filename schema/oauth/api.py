@@ -10,18 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
-from enum import Enum
 from typing import Any, TypeVar
 
 import strawberry
 from strawberry.types import Info
 
-from schema.core.errors import DomainError, ErrorCode, FieldError, PublicError
-from schema.core.nodes import Node, from_global_id, register_node, to_global_id
+from schema.core.errors import ErrorCode, PublicError, fail
+from schema.core.mutations import Described, MutationTypes, mutation_types
+from schema.core.nodes import Node, register_node, row_id, row_id_of, to_global_id
 from schema.core.pagination import Connection, PageRequest, paginate
-from schema.core.permissions import ensure_permission, principal_of, requires
+from schema.core.permissions import (
+    covers,
+    ensure_permission,
+    limit_to_merchants,
+    principal_of,
+    requires,
+)
 from schema.oauth import clients as service
-from schema.oauth.clients import ClientSettings, Code, NewClient
+from schema.oauth.clients import ClientSettings, Code, NewClient, Registered
 from schema.oauth.models import ClientKind, ClientStatus, GrantType, OAuthClient
 
 T = TypeVar("T")
@@ -67,47 +73,6 @@ class OAuthClientType(Node):
         )
 
 
-def _error_type(prefix: str, codes: Iterable[str]) -> Any:
-    """``<prefix>Error`` with its own ``<prefix>ErrorCode`` enum, one per mutation."""
-    code_enum = strawberry.enum(Enum(f"{prefix}ErrorCode", {c: c for c in codes}))  # type: ignore[misc]
-    annotations = {"field": list[str], "message": str, "code": code_enum}
-    return strawberry.type(
-        type(f"{prefix}Error", (), {"__annotations__": annotations}),
-        description=f"Why {prefix[0].lower()}{prefix[1:]} changed nothing.",
-    )
-
-
-_SETTINGS_CODES = (Code.INVALID, Code.REQUIRED, Code.NOT_ALLOWED, Code.UNKNOWN_SCOPE, Code.TOO_MANY)
-OAuthClientCreateError = _error_type("OAuthClientCreate", _SETTINGS_CODES)
-OAuthClientUpdateError = _error_type(
-    "OAuthClientUpdate", (*_SETTINGS_CODES, Code.NOT_FOUND, Code.NOTHING_TO_CHANGE)
-)
-OAuthClientSecretRotateError = _error_type(
-    "OAuthClientSecretRotate", (Code.NOT_FOUND, Code.NOT_CONFIDENTIAL)
-)
-OAuthClientDisableError = _error_type(
-    "OAuthClientDisable", (Code.INVALID, Code.NOT_FOUND, Code.ALREADY_DISABLED)
-)
-OAuthClientEnableError = _error_type("OAuthClientEnable", (Code.NOT_FOUND, Code.ALREADY_ACTIVE))
-
-
-_ARGUMENTS = frozenset({"id", "reason"})  # fields that are arguments, not ``input`` fields
-
-
-def _errors(error_type: Any, errors: list[FieldError]) -> list[Any]:
-    code_enum = error_type.__annotations__["code"]
-    return [
-        error_type(
-            field=list(e.field)
-            if e.field[:1] and e.field[0] in _ARGUMENTS
-            else ["input", *e.field],
-            message=e.message,
-            code=code_enum[e.code],
-        )
-        for e in errors
-    ]
-
-
 @strawberry.input
 class OAuthClientCreateInput:
     name: str
@@ -139,67 +104,52 @@ class OAuthClientUpdateInput:
         )
 
 
-@strawberry.type
-class OAuthClientCreatePayload:
-    client: OAuthClientType | None = None
-    client_secret: str | None = strawberry.field(
-        default=None, description="Confidential clients: the secret, shown this once."
-    )
-    errors: list[OAuthClientCreateError] = strawberry.field(default_factory=list)
+def _client_mutation(verb: str, codes: Iterable[str], **fields: Any) -> MutationTypes:
+    """``oauthClient<verb>``'s types, spelled ``OAuthClient<verb>...`` as the others."""
+    return mutation_types(f"oauthClient{verb}", codes, type_prefix=f"OAuthClient{verb}", **fields)
 
 
-@strawberry.type
-class OAuthClientUpdatePayload:
-    client: OAuthClientType | None = None
-    errors: list[OAuthClientUpdateError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type
-class OAuthClientSecretRotatePayload:
-    client: OAuthClientType | None = None
-    client_secret: str | None = strawberry.field(
-        default=None, description="The new secret, shown this once; the old one stops working."
-    )
-    errors: list[OAuthClientSecretRotateError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type
-class OAuthClientDisablePayload:
-    client: OAuthClientType | None = None
-    errors: list[OAuthClientDisableError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type
-class OAuthClientEnablePayload:
-    client: OAuthClientType | None = None
-    errors: list[OAuthClientEnableError] = strawberry.field(default_factory=list)
+_SETTINGS_CODES = (Code.INVALID, Code.REQUIRED, Code.NOT_ALLOWED, Code.UNKNOWN_SCOPE, Code.TOO_MANY)
+OAUTH_CLIENT_CREATE = _client_mutation(
+    "Create",
+    _SETTINGS_CODES,
+    client=OAuthClientType,
+    client_secret=Described(str, "Confidential clients: the secret, shown this once."),
+)
+OAUTH_CLIENT_UPDATE = _client_mutation(
+    "Update", (*_SETTINGS_CODES, Code.NOT_FOUND, Code.NOTHING_TO_CHANGE), client=OAuthClientType
+)
+OAUTH_CLIENT_SECRET_ROTATE = _client_mutation(
+    "SecretRotate",
+    (Code.NOT_FOUND, Code.NOT_CONFIDENTIAL),
+    client=OAuthClientType,
+    client_secret=Described(str, "The new secret, shown this once; the old one stops working."),
+)
+OAUTH_CLIENT_DISABLE = _client_mutation(
+    "Disable", (Code.INVALID, Code.NOT_FOUND, Code.ALREADY_DISABLED), client=OAuthClientType
+)
+OAUTH_CLIENT_ENABLE = _client_mutation(
+    "Enable", (Code.NOT_FOUND, Code.ALREADY_ACTIVE), client=OAuthClientType
+)
 
 
 def _ensure_for(context: Any, permission: str, merchant_id: int | None) -> None:
     """``permission`` for this merchant's clients, or for the whole tenant's when the
     client belongs to no merchant."""
     principal = ensure_permission(context, permission, merchant_id)
-    if merchant_id is None and principal.grants.merchants(permission) is not None:
+    if not covers(principal, permission, merchant_id):
         raise PublicError(
             f"this needs the {permission!r} permission for the whole tenant", ErrorCode.FORBIDDEN
         )
 
 
-def _pk(global_id: strawberry.ID) -> int | None:
-    type_name, key = from_global_id(global_id)
-    return int(key) if type_name == "OAuthClient" and key.isdigit() else None
-
-
 async def _visible(context: Any, global_id: strawberry.ID, permission: str) -> OAuthClient | None:
     """The client, when it exists; refused (FORBIDDEN) when it is not the caller's."""
-    pk = _pk(global_id)
+    pk = row_id_of(global_id, "OAuthClient")
     row = await service.get_client(pk) if pk is not None else None
     if row is not None:
         _ensure_for(context, permission, row.merchant_id)
     return row
-
-
-_NOT_FOUND = FieldError(("id",), Code.NOT_FOUND, "no such OAuth client")
 
 
 async def _change(
@@ -208,12 +158,12 @@ async def _change(
     """Apply ``change`` to the client, when it exists and is the caller's to manage."""
     row = await _visible(context, global_id, MANAGE)
     if row is None:
-        raise DomainError([_NOT_FOUND])
+        raise fail("id", Code.NOT_FOUND, "no such OAuth client")
     return await change(row.id)
 
 
 async def _fetch_client(key: str, context: Any) -> OAuthClientType | None:
-    row = await service.get_client(int(key)) if key.isdigit() else None
+    row = await service.get_client(pk) if (pk := row_id(key)) else None
     if row is None:
         return None
     _ensure_for(context, READ, row.merchant_id)
@@ -238,10 +188,7 @@ class OAuthQuery:
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[OAuthClientType]:
-        query = OAuthClient.all()
-        merchants = principal_of(info.context).grants.merchants(READ)
-        if merchants is not None:
-            query = query.filter(merchant_id__in=list(merchants))
+        query = limit_to_merchants(OAuthClient.all(), principal_of(info.context), READ)
         if status is not None:
             query = query.filter(status=status)
         return await paginate(
@@ -249,6 +196,14 @@ class OAuthQuery:
             PageRequest(first=first, after=after, last=last, before=before),
             OAuthClientType.from_model,
         )
+
+
+async def _client_result(row: OAuthClient) -> dict[str, Any]:
+    return {"client": OAuthClientType.from_model(row)}
+
+
+async def _registered_result(made: Registered) -> dict[str, Any]:
+    return {"client": OAuthClientType.from_model(made.client), "client_secret": made.secret}
 
 
 @strawberry.type
@@ -259,7 +214,7 @@ class OAuthMutation:
     )
     async def oauth_client_create(
         self, info: Info, input: OAuthClientCreateInput
-    ) -> OAuthClientCreatePayload:
+    ) -> OAUTH_CLIENT_CREATE.payload:
         _ensure_for(info.context, MANAGE, input.merchant_id)
         settings = ClientSettings(
             name=input.name,
@@ -268,27 +223,15 @@ class OAuthMutation:
             scopes=input.scopes,
             first_party=input.first_party,
         )
-        try:
-            made = await service.create_client(
-                NewClient(ClientKind(input.kind), settings, input.merchant_id)
-            )
-        except DomainError as exc:
-            return OAuthClientCreatePayload(errors=_errors(OAuthClientCreateError, exc.errors))
-        return OAuthClientCreatePayload(
-            client=OAuthClientType.from_model(made.client), client_secret=made.secret
-        )
+        call = service.create_client(NewClient(ClientKind(input.kind), settings, input.merchant_id))
+        return await OAUTH_CLIENT_CREATE.run(call, _registered_result)
 
     @strawberry.mutation(permission_classes=[requires(MANAGE)], description="Change a client.")
     async def oauth_client_update(
         self, info: Info, id: strawberry.ID, input: OAuthClientUpdateInput
-    ) -> OAuthClientUpdatePayload:
-        try:
-            changed = await _change(
-                info.context, id, lambda pk: service.update_client(pk, input.settings())
-            )
-        except DomainError as exc:
-            return OAuthClientUpdatePayload(errors=_errors(OAuthClientUpdateError, exc.errors))
-        return OAuthClientUpdatePayload(client=OAuthClientType.from_model(changed))
+    ) -> OAUTH_CLIENT_UPDATE.payload:
+        call = _change(info.context, id, lambda pk: service.update_client(pk, input.settings()))
+        return await OAUTH_CLIENT_UPDATE.run(call, _client_result)
 
     @strawberry.mutation(
         permission_classes=[requires(MANAGE)],
@@ -296,16 +239,9 @@ class OAuthMutation:
     )
     async def oauth_client_secret_rotate(
         self, info: Info, id: strawberry.ID
-    ) -> OAuthClientSecretRotatePayload:
-        try:
-            made = await _change(info.context, id, service.rotate_secret)
-        except DomainError as exc:
-            return OAuthClientSecretRotatePayload(
-                errors=_errors(OAuthClientSecretRotateError, exc.errors)
-            )
-        return OAuthClientSecretRotatePayload(
-            client=OAuthClientType.from_model(made.client), client_secret=made.secret
-        )
+    ) -> OAUTH_CLIENT_SECRET_ROTATE.payload:
+        call = _change(info.context, id, service.rotate_secret)
+        return await OAUTH_CLIENT_SECRET_ROTATE.run(call, _registered_result)
 
     @strawberry.mutation(
         permission_classes=[requires(MANAGE)],
@@ -313,20 +249,17 @@ class OAuthMutation:
     )
     async def oauth_client_disable(
         self, info: Info, id: strawberry.ID, reason: str | None = None
-    ) -> OAuthClientDisablePayload:
-        try:
-            changed = await _change(info.context, id, lambda pk: service.disable_client(pk, reason))
-        except DomainError as exc:
-            return OAuthClientDisablePayload(errors=_errors(OAuthClientDisableError, exc.errors))
-        return OAuthClientDisablePayload(client=OAuthClientType.from_model(changed))
+    ) -> OAUTH_CLIENT_DISABLE.payload:
+        call = _change(info.context, id, lambda pk: service.disable_client(pk, reason))
+        return await OAUTH_CLIENT_DISABLE.run(call, _client_result)
 
     @strawberry.mutation(permission_classes=[requires(MANAGE)], description="Allow a client again.")
-    async def oauth_client_enable(self, info: Info, id: strawberry.ID) -> OAuthClientEnablePayload:
-        try:
-            changed = await _change(info.context, id, service.enable_client)
-        except DomainError as exc:
-            return OAuthClientEnablePayload(errors=_errors(OAuthClientEnableError, exc.errors))
-        return OAuthClientEnablePayload(client=OAuthClientType.from_model(changed))
+    async def oauth_client_enable(
+        self, info: Info, id: strawberry.ID
+    ) -> OAUTH_CLIENT_ENABLE.payload:
+        return await OAUTH_CLIENT_ENABLE.run(
+            _change(info.context, id, service.enable_client), _client_result
+        )
 
 
 QUERIES: list[type] = [OAuthQuery]

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from tortoise.transactions import in_transaction
 
 from schema.audit.service import record
-from schema.core.errors import DomainError, FieldError
+from schema.core.errors import DomainError, FieldError, fail, raise_if_any
 from schema.oauth.grants import digest, new_secret, revoke_client_families
 from schema.oauth.models import ClientKind, ClientStatus, GrantType, OAuthClient
 from schema.oauth.scopes import OFFLINE_ACCESS, is_registrable
@@ -174,8 +174,7 @@ def _validated(kind: ClientKind, merged: dict[str, Any]) -> dict[str, Any]:
     scopes = _clean_scopes(merged["scopes"], errors)
     grants = {GrantType(g) for g in merged["grant_types"]}
     errors.extend(_check_grants(kind, grants, uris, scopes))
-    if errors:
-        raise DomainError(errors)
+    raise_if_any(errors)
     ordered = [g.value for g in GrantType if g in grants]
     return {
         "name": name,
@@ -221,8 +220,7 @@ async def create_client(new: NewClient) -> Registered:
         values = _validated(new.kind, {**defaults, **new.settings.given()})
     except DomainError as exc:
         raise DomainError(errors + exc.errors) from None
-    if errors:
-        raise DomainError(errors)
+    raise_if_any(errors)
     secret = new_secret() if new.kind is ClientKind.CONFIDENTIAL else None
     async with in_transaction(TENANT_ALIAS):
         row = await OAuthClient.create(
@@ -256,7 +254,7 @@ async def update_client(pk: int, changes: ClientSettings) -> OAuthClient:
     """Change what was given; the kind and the merchant of a client never change."""
     given = changes.given()
     if not given:
-        raise DomainError([_error("input", Code.NOTHING_TO_CHANGE, "nothing to change")])
+        raise fail((), Code.NOTHING_TO_CHANGE, "nothing to change")
     async with in_transaction(TENANT_ALIAS):
         row = await _existing(pk, lock=True)
         before = _summary(row)

@@ -7,18 +7,16 @@ here. All operators may do everything this schema offers.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
-from enum import Enum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import strawberry
 from strawberry.permission import BasePermission
 from strawberry.schema.config import StrawberryConfig
-from strawberry.utils.str_converters import to_camel_case
 
-from schema.core.errors import DomainError, ErrorCode, PublicError
+from schema.core.errors import ErrorCode, PublicError
+from schema.core.mutations import Described, mutation_types
 from schema.core.nodes import to_global_id
 from schema.core.pagination import Connection, PageRequest, paginate
 from schema.identity.models import User
@@ -88,91 +86,6 @@ class TenantType:
         return cls.from_record(TenantRecord.from_row(row, domains))
 
 
-# --- payload errors -------------------------------------------------------------------------
-
-
-def error_type(name: str, codes: type[Enum]) -> type:
-    """``<Mutation>Error``: the shape every mutation's payload errors share, with the
-    mutation's own code enum."""
-    annotations = {"field": list[str] | None, "message": str, "code": codes}
-    description = "Why the mutation refused; nothing was changed."
-    return strawberry.type(
-        type(name, (), {"__annotations__": annotations}), name=name, description=description
-    )
-
-
-def _payload_errors(
-    exc: DomainError, error_cls: type, codes: type[Enum], fallback: Enum | None = None
-) -> list[Any]:
-    """The service's errors with GraphQL's names for the fields (``fullName``); a code
-    the enum lacks (another domain's service may add codes) becomes ``fallback``."""
-    known = {code.value for code in codes}
-    return [
-        error_cls(
-            field=[to_camel_case(part) for part in e.field] or None,
-            message=e.message,
-            code=codes(e.code) if e.code in known or fallback is None else fallback,
-        )
-        for e in exc.errors
-    ]
-
-
-@strawberry.enum(description="Why tenantCreate refused.")
-class TenantCreateErrorCode(Enum):
-    SLUG_INVALID = "SLUG_INVALID"
-    SLUG_RESERVED = "SLUG_RESERVED"
-    SLUG_TAKEN = "SLUG_TAKEN"
-    NAME_INVALID = "NAME_INVALID"
-    TOO_MANY_DOMAINS = "TOO_MANY_DOMAINS"
-    DOMAIN_INVALID = "DOMAIN_INVALID"
-    DOMAIN_DUPLICATE = "DOMAIN_DUPLICATE"
-    DOMAIN_TAKEN = "DOMAIN_TAKEN"
-
-
-def _lifecycle_codes(verb: str) -> type[Enum]:
-    """Suspend, resume and delete refuse for the same reasons."""
-    codes = Enum(  # type: ignore[misc]
-        f"Tenant{verb}ErrorCode",
-        {code: code for code in ("NOT_FOUND", "WRONG_STATE", "REASON_REQUIRED", "REASON_TOO_LONG")},
-    )
-    return strawberry.enum(codes, description=f"Why tenant{verb} refused.")
-
-
-TenantSuspendErrorCode = _lifecycle_codes("Suspend")
-TenantResumeErrorCode = _lifecycle_codes("Resume")
-TenantDeleteErrorCode = _lifecycle_codes("Delete")
-TenantCreateError = error_type("TenantCreateError", TenantCreateErrorCode)
-TenantSuspendError = error_type("TenantSuspendError", TenantSuspendErrorCode)
-TenantResumeError = error_type("TenantResumeError", TenantResumeErrorCode)
-TenantDeleteError = error_type("TenantDeleteError", TenantDeleteErrorCode)
-
-
-@strawberry.type
-class TenantCreatePayload:
-    tenant: TenantType | None
-    errors: list[TenantCreateError]  # type: ignore[valid-type]
-
-
-@strawberry.type
-class TenantSuspendPayload:
-    tenant: TenantType | None
-    errors: list[TenantSuspendError]  # type: ignore[valid-type]
-
-
-@strawberry.type
-class TenantResumePayload:
-    tenant: TenantType | None
-    errors: list[TenantResumeError]  # type: ignore[valid-type]
-
-
-@strawberry.type
-class TenantDeletePayload:
-    deleted_tenant: TenantType | None = strawberry.field(
-        description="The tenant as it was before it was deleted."
-    )
-    errors: list[TenantDeleteError]  # type: ignore[valid-type]
-
-
 @strawberry.type(name="TenantOwner", description="A user of the tenant who holds its owner role.")
 class TenantOwnerType:
     id: strawberry.ID = strawberry.field(description="The user's node id in the tenant's API.")
@@ -184,39 +97,43 @@ class TenantOwnerType:
         return cls(id=to_global_id("User", user.id), email=user.email, full_name=user.full_name)
 
 
-@strawberry.enum(description="Why tenantOwnerCreate refused.")
-class TenantOwnerCreateErrorCode(Enum):
-    TENANT_NOT_FOUND = "TENANT_NOT_FOUND"
-    TENANT_NOT_ACTIVE = "TENANT_NOT_ACTIVE"
-    REQUIRED = "REQUIRED"
-    TOO_LONG = "TOO_LONG"
-    INVALID = "INVALID"
-    EMAIL_TAKEN = "EMAIL_TAKEN"
+# --- payloads ---------------------------------------------------------------------------------
+
+# Suspend, resume and delete refuse for the same reasons.
+_LIFECYCLE = ("NOT_FOUND", "WRONG_STATE", "REASON_REQUIRED", "REASON_TOO_LONG")
+TENANT_CREATE = mutation_types(
+    "tenantCreate",
+    (
+        "SLUG_INVALID", "SLUG_RESERVED", "SLUG_TAKEN", "NAME_INVALID",
+        "TOO_MANY_DOMAINS", "DOMAIN_INVALID", "DOMAIN_DUPLICATE", "DOMAIN_TAKEN",
+    ),
+    tenant=TenantType,
+)  # fmt: skip
+TENANT_SUSPEND = mutation_types("tenantSuspend", _LIFECYCLE, tenant=TenantType)
+TENANT_RESUME = mutation_types("tenantResume", _LIFECYCLE, tenant=TenantType)
+TENANT_DELETE = mutation_types(
+    "tenantDelete",
+    _LIFECYCLE,
+    deleted_tenant=Described(TenantType, "The tenant as it was before it was deleted."),
+)
+# What identity's create_user can refuse for an owner (no password, no merchant).
+TENANT_OWNER_CREATE = mutation_types(
+    "tenantOwnerCreate",
+    ("TENANT_NOT_FOUND", "TENANT_NOT_ACTIVE", "REQUIRED", "TOO_LONG", "INVALID", "EMAIL_TAKEN"),
+    owner=TenantOwnerType,
+)
 
 
-TenantOwnerCreateError = error_type("TenantOwnerCreateError", TenantOwnerCreateErrorCode)
+async def _tenant_result(record: TenantRecord) -> dict[str, Any]:
+    return {"tenant": TenantType.from_record(record)}
 
 
-@strawberry.type
-class TenantOwnerCreatePayload:
-    owner: TenantOwnerType | None
-    errors: list[TenantOwnerCreateError]  # type: ignore[valid-type]
+async def _deleted_result(record: TenantRecord) -> dict[str, Any]:
+    return {"deleted_tenant": TenantType.from_record(record)}
 
 
-Payload = TypeVar("Payload")
-
-
-async def _tenant_change(
-    change: Awaitable[TenantRecord],
-    make: Callable[[TenantType | None, list[Any]], Payload],
-    error_cls: type,
-    codes: type[Enum],
-) -> Payload:
-    try:
-        record = await change
-    except DomainError as exc:
-        return make(None, _payload_errors(exc, error_cls, codes))
-    return make(TenantType.from_record(record), [])
+async def _owner_result(user: User) -> dict[str, Any]:
+    return {"owner": TenantOwnerType.from_model(user)}
 
 
 # --- the roots --------------------------------------------------------------------------------
@@ -256,14 +173,10 @@ class OperatorMutation:
     )
     async def tenant_create(
         self, info: strawberry.Info, slug: str, name: str, domains: list[str] | None = None
-    ) -> TenantCreatePayload:
+    ) -> TENANT_CREATE.payload:
         actor = _operator(info).operator.actor
-        return await _tenant_change(
-            service.create_tenant(slug, name, domains or (), actor=actor),
-            lambda tenant, errors: TenantCreatePayload(tenant=tenant, errors=errors),
-            TenantCreateError,
-            TenantCreateErrorCode,
-        )
+        call = service.create_tenant(slug, name, domains or (), actor=actor)
+        return await TENANT_CREATE.run(call, _tenant_result)
 
     @strawberry.mutation(
         permission_classes=[operator_only],
@@ -271,28 +184,20 @@ class OperatorMutation:
     )
     async def tenant_suspend(
         self, info: strawberry.Info, slug: str, reason: str
-    ) -> TenantSuspendPayload:
+    ) -> TENANT_SUSPEND.payload:
         actor = _operator(info).operator.actor
-        return await _tenant_change(
-            service.suspend_tenant(slug, reason, actor=actor),
-            lambda tenant, errors: TenantSuspendPayload(tenant=tenant, errors=errors),
-            TenantSuspendError,
-            TenantSuspendErrorCode,
-        )
+        call = service.suspend_tenant(slug, reason, actor=actor)
+        return await TENANT_SUSPEND.run(call, _tenant_result)
 
     @strawberry.mutation(
         permission_classes=[operator_only], description="Serve a suspended tenant again."
     )
     async def tenant_resume(
         self, info: strawberry.Info, slug: str, reason: str
-    ) -> TenantResumePayload:
+    ) -> TENANT_RESUME.payload:
         actor = _operator(info).operator.actor
-        return await _tenant_change(
-            service.resume_tenant(slug, reason, actor=actor),
-            lambda tenant, errors: TenantResumePayload(tenant=tenant, errors=errors),
-            TenantResumeError,
-            TenantResumeErrorCode,
-        )
+        call = service.resume_tenant(slug, reason, actor=actor)
+        return await TENANT_RESUME.run(call, _tenant_result)
 
     @strawberry.mutation(
         permission_classes=[operator_only],
@@ -303,14 +208,10 @@ class OperatorMutation:
     )
     async def tenant_delete(
         self, info: strawberry.Info, slug: str, reason: str
-    ) -> TenantDeletePayload:
+    ) -> TENANT_DELETE.payload:
         actor = _operator(info).operator.actor
-        return await _tenant_change(
-            service.delete_tenant(slug, reason, actor=actor),
-            lambda tenant, errors: TenantDeletePayload(deleted_tenant=tenant, errors=errors),
-            TenantDeleteError,
-            TenantDeleteErrorCode,
-        )
+        call = service.delete_tenant(slug, reason, actor=actor)
+        return await TENANT_DELETE.run(call, _deleted_result)
 
     @strawberry.mutation(
         permission_classes=[operator_only],
@@ -322,16 +223,9 @@ class OperatorMutation:
     )
     async def tenant_owner_create(
         self, tenant_slug: str, email: str, full_name: str
-    ) -> TenantOwnerCreatePayload:
-        try:
-            user = await service.create_owner(tenant_slug, email, full_name)
-        except DomainError as exc:
-            errors = _payload_errors(
-                exc, TenantOwnerCreateError, TenantOwnerCreateErrorCode,
-                TenantOwnerCreateErrorCode.INVALID,
-            )  # fmt: skip
-            return TenantOwnerCreatePayload(owner=None, errors=errors)
-        return TenantOwnerCreatePayload(owner=TenantOwnerType.from_model(user), errors=[])
+    ) -> TENANT_OWNER_CREATE.payload:
+        call = service.create_owner(tenant_slug, email, full_name)
+        return await TENANT_OWNER_CREATE.run(call, _owner_result)
 
 
 def build_operator_schema() -> strawberry.Schema:

@@ -18,7 +18,7 @@ from tortoise.transactions import in_transaction
 from schema.access.service import assign_role
 from schema.access.templates import OWNER
 from schema.audit import service as audit
-from schema.core.errors import DomainError, FieldError
+from schema.core.errors import DomainError, FieldError, fail, raise_if_any
 from schema.identity.models import User, UserType
 from schema.identity.service import create_user
 from tenants import provisioning
@@ -31,10 +31,6 @@ from tenants.scope import check_routable, tenant_scope
 
 MAX_DOMAINS = 20
 MAX_REASON = 1000
-
-
-def _error(field: Sequence[str], code: str, message: str) -> DomainError:
-    return DomainError([FieldError(tuple(field), code, message)])
 
 
 def tenants_query(status: TenantStatus | None = None) -> QuerySet[Tenant]:
@@ -53,23 +49,23 @@ async def find_tenant(slug: str) -> TenantRecord | None:
 async def _existing(slug: str, field: str = "slug", code: str = "NOT_FOUND") -> TenantRecord:
     record = await find_tenant(slug)
     if record is None:
-        raise _error((field,), code, f"no tenant {slug[:63]!r}")
+        raise fail(field, code, f"no tenant {slug[:63]!r}")
     return record
 
 
 def _reason(reason: str) -> str:
     reason = reason.strip()
     if not reason:
-        raise _error(("reason",), "REASON_REQUIRED", "give the reason: it is kept in the log")
+        raise fail("reason", "REASON_REQUIRED", "give the reason: it is kept in the log")
     if len(reason) > MAX_REASON:
-        raise _error(("reason",), "REASON_TOO_LONG", f"at most {MAX_REASON} characters")
+        raise fail("reason", "REASON_TOO_LONG", f"at most {MAX_REASON} characters")
     return reason
 
 
 def _expect(record: TenantRecord, allowed: frozenset[TenantStatus], action: str) -> None:
     if record.status not in allowed:
-        raise _error(
-            ("slug",),
+        raise fail(
+            "slug",
             "WRONG_STATE",
             f"cannot {action} tenant {record.slug!r} while it is {record.status.value}",
         )
@@ -143,12 +139,11 @@ async def create_tenant(
         errors.append(FieldError(("name",), "NAME_INVALID", str(exc)))
     cleaned, domain_errors = await _check_domains(domains)
     errors += domain_errors
-    if errors:
-        raise DomainError(errors)
+    raise_if_any(errors)
     try:
         record = await provisioning.create_tenant(slug, name, actor=actor, domains=tuple(cleaned))
     except InvalidTenantInput as exc:  # a concurrent create took the slug or a domain
-        raise _error(("slug",), "SLUG_TAKEN", str(exc)) from None
+        raise fail("slug", "SLUG_TAKEN", str(exc)) from None
     summary = {"slug": slug, "name": name, "domains": cleaned}
     async with _trail(record) as trail:
         if trail:
@@ -165,7 +160,7 @@ _DELETABLE = frozenset({TenantStatus.SUSPENDED, TenantStatus.DELETING})
 
 
 def _lost_race(record: TenantRecord, exc: TenantStateError) -> DomainError:
-    return _error(("slug",), "WRONG_STATE", f"tenant {record.slug!r}: {exc}")
+    return fail("slug", "WRONG_STATE", f"tenant {record.slug!r}: {exc}")
 
 
 async def suspend_tenant(slug: str, reason: str, *, actor: str) -> TenantRecord:
@@ -230,7 +225,7 @@ async def create_owner(slug: str, email: str, full_name: str) -> User:
     try:
         check_routable(record)
     except TenancyError as exc:
-        raise _error(("tenantSlug",), "TENANT_NOT_ACTIVE", str(exc)) from None
+        raise fail("tenantSlug", "TENANT_NOT_ACTIVE", str(exc)) from None
     async with tenant_scope(record), in_transaction(TENANT_ALIAS):
         user = await create_user(email, full_name, user_type=UserType.TENANT_STAFF)
         await assign_role(user.id, OWNER)

@@ -9,7 +9,7 @@ from zoneinfo import available_timezones
 from babel import Locale, UnknownLocaleError
 from tortoise.transactions import in_transaction
 
-from schema.core.errors import DomainError, FieldError
+from schema.core.errors import FieldError, fail, raise_if_any
 from schema.core.money import CurrencyError, check_currency
 from schema.settings.models import SettingsChange, TenantSettings
 from tenants.backends import TENANT_ALIAS
@@ -70,7 +70,7 @@ async def update_settings(
     change-log row per field that actually changed."""
     given = changes.given()
     if not given:
-        raise DomainError([FieldError((), "NOTHING_TO_CHANGE", "no setting was given")])
+        raise fail((), "NOTHING_TO_CHANGE", "no setting was given")
     cleaned: dict[str, str] = {}
     errors: list[FieldError] = []
     for field, raw in given.items():
@@ -78,8 +78,7 @@ async def update_settings(
         if error:
             errors.append(error)
         cleaned[field] = value
-    if errors:
-        raise DomainError(errors)
+    raise_if_any(errors)
     async with in_transaction(TENANT_ALIAS):
         current = await TenantSettings.get(id=SETTINGS_ID)
         changed = {f: v for f, v in cleaned.items() if getattr(current, f) != v}

@@ -17,7 +17,7 @@ from tortoise.transactions import in_transaction
 
 from schema.access.service import assign_role, forget_user_access
 from schema.audit.service import record
-from schema.core.errors import FieldError
+from schema.core.errors import FieldError, fail, raise_if_any
 from schema.core.principal import Principal
 from schema.identity.models import TokenPurpose, User, UserStatus, UserType
 from schema.identity.passwords import hash_password_async
@@ -31,8 +31,6 @@ from schema.identity.validation import (
     clean_name,
     clean_phone,
     clean_reason,
-    fail,
-    raise_if_any,
 )
 from tenants.backends import TENANT_ALIAS
 

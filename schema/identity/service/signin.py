@@ -26,7 +26,7 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from schema.audit.service import record
-from schema.core.errors import FieldError
+from schema.core.errors import FieldError, fail, raise_if_any
 from schema.identity.models import IdentityPolicy, SignInAttempt, User, UserStatus
 from schema.identity.passwords import (
     dummy_hash,
@@ -40,9 +40,7 @@ from schema.identity.validation import (
     MAX_EMAIL_LENGTH,
     Code,
     clean_reason,
-    fail,
     lookup_email,
-    raise_if_any,
 )
 from tenants.backends import TENANT_ALIAS
 

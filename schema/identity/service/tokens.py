@@ -15,8 +15,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from schema.core.errors import fail
 from schema.identity.models import TokenPurpose, User, UserToken
-from schema.identity.validation import Code, fail
+from schema.identity.validation import Code
 
 TOKEN_BYTES = 32
 MAX_TOKEN_LENGTH = 100  # what is looked up at all; real tokens have 43 characters

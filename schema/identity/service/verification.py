@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from tortoise.transactions import in_transaction
 
 from schema.audit.service import record
-from schema.core.errors import FieldError
+from schema.core.errors import FieldError, fail, raise_if_any
 from schema.core.principal import Principal
 from schema.identity.models import (
     DocumentKind,
@@ -24,7 +24,7 @@ from schema.identity.models import (
     IdentityVerification,
     User,
 )
-from schema.identity.validation import Code, clean_reason, clean_text, fail, raise_if_any
+from schema.identity.validation import Code, clean_reason, clean_text
 from tenants.backends import TENANT_ALIAS
 
 MAX_DOCUMENTS = 10

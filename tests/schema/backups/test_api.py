@@ -182,7 +182,7 @@ async def test_a_second_request_in_the_window_is_too_soon(acme: TenantRecord) ->
     payload = await run(acme, CREATE, CREATOR)
 
     assert payload["data"]["backupCreate"] == {
-        "requested": False,
+        "requested": None,
         "errors": [
             {
                 "field": None,
@@ -221,7 +221,7 @@ async def test_an_older_backup_does_not_stop_a_request(acme: TenantRecord) -> No
 async def test_a_long_reason_is_refused_and_changes_nothing(acme: TenantRecord) -> None:
     payload = await run(acme, CREATE, CREATOR, input={"reason": "x" * 501})
     assert payload["data"]["backupCreate"] == {
-        "requested": False,
+        "requested": None,
         "errors": [{"field": ["reason"], "message": "at most 500 characters", "code": "TOO_LONG"}],
     }
     jobs, records = await jobs_and_records(acme)

@@ -129,9 +129,9 @@ async def test_bad_input_gets_typed_payload_errors(acme: TenantRecord) -> None:
     result = payload["data"]["oauthClientCreate"]
     assert result["client"] is None
     assert [(e["field"], e["code"]) for e in result["errors"]] == [
-        (["input", "name"], "INVALID"),
-        (["input", "redirectUris"], "NOT_ALLOWED"),
-        (["input", "scopes"], "UNKNOWN_SCOPE"),
+        (["name"], "INVALID"),
+        (["redirectUris"], "NOT_ALLOWED"),
+        (["scopes"], "UNKNOWN_SCOPE"),
     ]
     assert await stored(acme) == []
 

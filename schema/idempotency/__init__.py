@@ -1,0 +1,1 @@
+"""Idempotency keys: a creating or money-moving mutation runs once per key."""

@@ -1,0 +1,1 @@
+"""The daily prune of expired idempotency keys."""
