@@ -21,14 +21,13 @@ import unicodedata
 from pathlib import PurePosixPath
 from urllib.parse import quote
 
-import orjson
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from saas.config import Settings
-from saas.graphql_http import HTTPError, tenancy_error
+from saas.graphql_http import HTTPError, error_body, tenancy_error
 from saas.observability import tenant_var
 from schema.core.errors import ErrorCode
 from schema.files.config import FilesConfig
@@ -72,8 +71,8 @@ def _ascii(text: str) -> str:
 
 
 def _refusal(error: HTTPError) -> Response:
-    body = {"errors": [{"message": error.message, "extensions": {"code": error.code.value}}]}
-    return Response(orjson.dumps(body), error.status, error.headers, media_type="application/json")
+    body = error_body(error.code, error.message)
+    return Response(body, error.status, error.headers, media_type="application/json")
 
 
 class FileDownloads:

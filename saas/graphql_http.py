@@ -92,7 +92,8 @@ def _refused(parameters: str) -> bool:
     return False
 
 
-def _error_body(code: ErrorCode, message: str) -> bytes:
+def error_body(code: ErrorCode, message: str) -> bytes:
+    """A refusal as GraphQL errors: what every endpoint of the API answers with."""
     return orjson.dumps({"errors": [{"message": message, "extensions": {"code": code.value}}]})
 
 
@@ -232,13 +233,13 @@ class GraphQLHTTP:
         if media_type is None:
             assert accept is not None  # negotiate() accepts a missing header
             message = f"cannot answer in {accept[:100]!r}"
-            return _Reply(406, _error_body(ErrorCode.BAD_REQUEST, message), JSON)
+            return _Reply(406, error_body(ErrorCode.BAD_REQUEST, message), JSON)
         try:
             return await self._serve(scope, receive, headers, media_type)
         except HTTPError as exc:
-            return _Reply(exc.status, _error_body(exc.code, exc.message), media_type, exc.headers)
+            return _Reply(exc.status, error_body(exc.code, exc.message), media_type, exc.headers)
         except BadMultipart as exc:
-            return _Reply(400, _error_body(ErrorCode.BAD_REQUEST, str(exc)), media_type)
+            return _Reply(400, error_body(ErrorCode.BAD_REQUEST, str(exc)), media_type)
 
     async def _serve(
         self, scope: Scope, receive: Receive, headers: dict[bytes, str], media_type: str

@@ -12,8 +12,8 @@ TENANT_MODEL_MODULES: tuple[str, ...] = (
     "schema.audit.models",
     "schema.oauth.models",
     "schema.files.models",
-    "schema.idempotency.models",
     "schema.merchants.models",
+    "schema.idempotency.models",
 )
 
 

@@ -20,6 +20,7 @@ from schema.audit.api import audit_mutations
 from schema.backups import api as backups_api
 from schema.core.nodes import Node, fetch_node
 from schema.core.permissions import public
+from schema.files.api import SCALARS as FILE_SCALARS
 from schema.identity import api as identity_api
 from schema.merchants import api as merchants_api
 from schema.oauth import api as oauth_api
@@ -55,7 +56,7 @@ def build_schema() -> strawberry.Schema:
         # Every mutation is audited (schema.audit.api.AuditMutation).
         mutation=audit_mutations(merge_types("Mutation", mutations)) if mutations else None,
         types=list(chain.from_iterable(d.TYPES for d in DOMAINS)),
-        config=StrawberryConfig(auto_camel_case=True),
+        config=StrawberryConfig(auto_camel_case=True, scalar_map=FILE_SCALARS),
     )
 
 

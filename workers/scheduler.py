@@ -80,10 +80,10 @@ async def in_every_active_tenant(job: Callable[[], Awaitable[bool]], what: str) 
     return done
 
 
-async def daily_in_every_active_tenant(actor: str, slot: str, what: str) -> int:
-    """A daily job's fan-out: the tenant job ``actor`` (no arguments) enqueued in every
-    active tenant on the maintenance queue, once per day of ``slot`` however often this
-    runs (dedupe key ``<actor>@<day>``). Returns how many were new."""
+async def enqueue_in_every_active_tenant(actor: str, slot: str, what: str) -> int:
+    """The usual fan-out of a daily job: tenant job ``actor`` (no arguments, queue
+    ``maintenance``) in every active tenant, once per day of ``slot`` however often asked
+    (dedupe key ``<actor>@<day>``). Returns how many were new."""
     day = datetime.fromisoformat(slot).date().isoformat()
 
     async def request() -> bool:

@@ -5,19 +5,47 @@ spec's scalar; resolvers get the uploaded file, ``schema.files.service.UploadedF
 passes it to ``store_upload`` and returns the domain's own object, which may show its file
 as a ``StoredFile``: build that only after checking the caller may download the file, as
 it carries a download link.
+
+``Upload`` is Strawberry's type, given the stricter scalar ``SCALARS`` maps it to in the
+root schema: Strawberry's own passes any value through, so a string sent in JSON for a
+file would reach the resolver; this one refuses it as an invalid variable.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 import strawberry
 from strawberry.file_uploads import Upload
+from strawberry.types.scalar import ScalarDefinition
 
 from schema.files.links import download_url
 from schema.files.models import StoredFile
+from schema.files.service import UploadedFile
 
-__all__ = ["StoredFileType", "Upload"]
+__all__ = ["SCALARS", "StoredFileType", "Upload"]
+
+
+def _uploaded_file(value: Any) -> UploadedFile:
+    if not isinstance(value, UploadedFile):
+        raise ValueError("files are sent as parts of a multipart request, never as values")
+    return value
+
+
+def _input_only(value: Any) -> Any:
+    raise TypeError("Upload is an input type: no field returns one")
+
+
+SCALARS: Mapping[object, ScalarDefinition] = {
+    Upload: strawberry.scalar(
+        name="Upload",
+        description="A file sent in a GraphQL multipart request (the multipart request spec).",
+        serialize=_input_only,
+        parse_value=_uploaded_file,
+    )
+}
 
 
 @strawberry.type(name="StoredFile", description="An uploaded file, checked by its content.")

@@ -25,7 +25,7 @@ import logging
 import re
 from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from schema.audit.service import current_acting
 from schema.core.errors import DomainError, FieldError, raise_if_any
@@ -39,7 +39,6 @@ from schema.files.checks import (
     stored_name,
 )
 from schema.files.models import StoredFile
-from tenants.outbox import JobOutbox, enqueue
 from tenants.records import TenantRecord
 from tenants.scope import AfterExit, after_scope_exit, tenant_scope
 from tenants.storage import CHUNK_BYTES, FileStore, file_store, new_key
@@ -51,6 +50,7 @@ _SWEEP_BATCH = 500
 _PURPOSE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
+@runtime_checkable
 class UploadedFile(Protocol):
     """What an uploaded file offers (Starlette's ``UploadFile``, which the GraphQL
     ``Upload`` scalar gives resolvers)."""
@@ -199,9 +199,3 @@ async def sweep_files(now: datetime | None = None) -> int:
                 await store.delete(key)
                 removed += 1
     return removed
-
-
-async def request_sweep(day: str) -> JobOutbox | None:
-    """Ask for the current tenant's sweep of ``day``, once however often this is called
-    (the scheduler's fan-out)."""
-    return await enqueue(SWEEP_ACTOR, queue="maintenance", dedupe_key=f"{SWEEP_ACTOR}@{day}")

@@ -150,3 +150,16 @@ REVIEWABLE = frozenset({S.SUBMITTED, S.IN_REVIEW, S.NEEDS_INFORMATION})
 ADMITTED = frozenset({S.APPROVED, S.AGREEMENT_PENDING, S.ACTIVE, S.WARNED, S.SUSPENDED})
 # Statuses that hold on to a registration number: another applicant using it is flagged.
 HOLDS_REGISTRATION = frozenset(set(S) - {S.DRAFT, S.WITHDRAWN, S.REJECTED})
+
+
+def transition_table() -> str:
+    """The state machine as a Markdown table (the README's copy is checked against it)."""
+    rows = ["| status | next: action → status | the merchant may |", "|---|---|---|"]
+    for status in MerchantStatus:
+        steps = [
+            f"`{action}` → " + " or ".join(f"`{s}`" for s in sorted(targets(action, status)))
+            for action in allowed_actions(status)
+        ]
+        may = ", ".join(sorted(capabilities(status))) or "—"
+        rows.append(f"| `{status}` | {'<br>'.join(steps) or 'final'} | {may} |")
+    return "\n".join(rows)

@@ -7,13 +7,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.saas.harness import AppStarter, RunningApp, serve
+from tests.schema.files.toy import uploads_in_schema
 
 
 @pytest.fixture
@@ -31,3 +33,10 @@ async def running_app(dialect: str, start_app: AppStarter) -> AsyncIterator[Runn
     """The app with default settings, once per backend."""
     async with start_app(dialect) as running:
         yield running
+
+
+@pytest.fixture
+def with_uploads() -> Iterator[list[Any]]:
+    """Toy mutations taking uploads in the apps the test starts; the uploads they got."""
+    with uploads_in_schema() as received:
+        yield received

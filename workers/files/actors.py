@@ -9,28 +9,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from schema.files.service import SWEEP_ACTOR, request_sweep, sweep_files
+from schema.files.service import SWEEP_ACTOR, sweep_files
 from workers.actors import platform_actor, tenant_actor
-from workers.scheduler import in_every_active_tenant, periodic
+from workers.scheduler import enqueue_in_every_active_tenant, periodic
 
 SCHEDULE_ACTOR = "files.sweep.schedule"
 SCHEDULE = {SCHEDULE_ACTOR: "40 3 * * *"}
 
 
-async def request_sweeps(day: str) -> int:
-    """Enqueue the sweep of ``day`` in every active tenant; returns how many were new."""
-
-    async def request() -> bool:
-        return await request_sweep(day) is not None
-
-    return await in_every_active_tenant(request, "file sweep")
-
-
 @platform_actor(SCHEDULE_ACTOR, time_limit=timedelta(minutes=15))
 async def schedule_sweeps(slot: str) -> None:
-    await request_sweeps(datetime.fromisoformat(slot).date().isoformat())
+    await enqueue_in_every_active_tenant(SWEEP_ACTOR, slot, "file sweep")
 
 
 @tenant_actor(

@@ -16,7 +16,7 @@ from datetime import timedelta
 from schema.idempotency.service import prune
 from tenants.scope import current_tenant
 from workers.actors import platform_actor, tenant_actor
-from workers.scheduler import daily_in_every_active_tenant, periodic
+from workers.scheduler import enqueue_in_every_active_tenant, periodic
 
 log = logging.getLogger("saas.idempotency")
 
@@ -27,7 +27,7 @@ SCHEDULE = {SCHEDULE_ACTOR: "40 4 * * *"}
 
 @platform_actor(SCHEDULE_ACTOR, time_limit=timedelta(minutes=15))
 async def schedule_prunes(slot: str) -> None:
-    await daily_in_every_active_tenant(PRUNE_ACTOR, slot, "idempotency key prune")
+    await enqueue_in_every_active_tenant(PRUNE_ACTOR, slot, "idempotency key prune")
 
 
 @tenant_actor(PRUNE_ACTOR, queue="maintenance", time_limit=timedelta(minutes=5))

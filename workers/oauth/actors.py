@@ -18,7 +18,7 @@ from schema.oauth.grants import purge_expired
 from schema.oauth.keys import rotate_keys
 from tenants.scope import current_tenant
 from workers.actors import platform_actor, tenant_actor
-from workers.scheduler import daily_in_every_active_tenant, periodic
+from workers.scheduler import enqueue_in_every_active_tenant, periodic
 
 log = logging.getLogger("saas.oauth")
 
@@ -29,7 +29,7 @@ SCHEDULE = {SCHEDULE_ACTOR: "10 4 * * *"}
 
 @platform_actor(SCHEDULE_ACTOR, time_limit=timedelta(minutes=15))
 async def schedule_maintenance(slot: str) -> None:
-    await daily_in_every_active_tenant(MAINTAIN_ACTOR, slot, "OAuth housekeeping")
+    await enqueue_in_every_active_tenant(MAINTAIN_ACTOR, slot, "OAuth housekeeping")
 
 
 @tenant_actor(
