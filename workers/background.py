@@ -26,6 +26,7 @@ ACTOR_MODULES: tuple[str, ...] = (
     "workers.access.actors",
     "workers.mail.actors",
     "workers.oauth.actors",
+    "workers.merchants.actors",
 )
 
 

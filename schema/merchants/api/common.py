@@ -24,6 +24,8 @@ MERCHANTS_MANAGE = "merchants:manage"
 MERCHANTS_REVIEW = "merchants:review"
 MERCHANTS_SANCTION = "merchants:sanction"
 MERCHANTS_CONFIGURE = "merchants:configure"
+FINANCE_MANAGE = "finance:manage"  # records onboarding fees
+ACTING_PERMISSIONS = (MERCHANTS_REVIEW, MERCHANTS_SANCTION, FINANCE_MANAGE)
 
 
 def is_owner(principal: Principal, merchant: Merchant) -> bool:
@@ -52,8 +54,9 @@ async def _visible(principal: Principal, global_id: str, field: str) -> Merchant
 
 
 def _granted_any(principal: Principal, merchant: Merchant) -> bool:
-    # Reviewers and sanctioning officers see what they act on, even without merchants:read.
-    return any(granted(principal, merchant, p) for p in (MERCHANTS_REVIEW, MERCHANTS_SANCTION))
+    # Reviewers, sanctioning officers and the finance staff recording onboarding fees
+    # see what they act on, even without merchants:read.
+    return any(granted(principal, merchant, p) for p in ACTING_PERMISSIONS)
 
 
 async def merchant_for(

@@ -7,6 +7,7 @@ from datetime import datetime
 import strawberry
 
 from schema.core.nodes import Node, to_global_id
+from schema.merchants.api.findings import ScreeningFindingType, findings_of
 from schema.merchants.models import DocumentKind, Merchant, RiskLevel
 from schema.merchants.status import (
     Action,
@@ -96,6 +97,14 @@ class MerchantNode(Node):
     @strawberry.field(description="The actions its status allows next.")
     def allowed_actions(self) -> list[Action]:
         return allowed_actions(self.status)
+
+    @strawberry.field(
+        description="The automated review's findings on the latest submission: every "
+        "one for reviewers; for the applicant, those they can act on (severity RETURN); "
+        "null for anyone else."
+    )
+    async def findings(self, info: strawberry.Info) -> list[ScreeningFindingType] | None:
+        return await findings_of(info, self)
 
     @classmethod
     def from_model(cls, row: Merchant) -> MerchantNode:
