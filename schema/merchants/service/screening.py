@@ -422,6 +422,7 @@ async def _move(merchant: Merchant, submission: int, outcome: Outcome) -> None:
             actor,
             details=details | {"risk_level": outcome.risk_level},
             risk_level=outcome.risk_level,
+            requested_items=[],
         )
         return
     items = outcome.requested_items

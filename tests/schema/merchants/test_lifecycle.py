@@ -113,9 +113,7 @@ async def test_a_stale_copy_cannot_overwrite_a_newer_change(
     acme: TenantRecord, draft: Merchant, applicant_principal: Principal
 ) -> None:
     async with tenant_scope(acme):
-        first, second = await asyncio.gather(
-            Merchant.get(id=draft.id), Merchant.get(id=draft.id)
-        )
+        first, second = await asyncio.gather(Merchant.get(id=draft.id), Merchant.get(id=draft.id))
         await transition(first, Action.SUBMIT, applicant_principal)
         with pytest.raises(DomainError) as refused:
             await transition(second, Action.WITHDRAW, applicant_principal)
