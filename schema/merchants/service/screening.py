@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from stdnum import bic, iban
+from stdnum import iban
 from stdnum.exceptions import ValidationError
 from tortoise.transactions import in_transaction
 
@@ -44,7 +44,7 @@ from schema.merchants.models import (
     WatchListEntry,
 )
 from schema.merchants.service import watchlist
-from schema.merchants.service.bank import BankDetails, open_bank_details
+from schema.merchants.service.bank_details import BankDetails, open_bank_details
 from schema.merchants.service.lifecycle import transition
 from schema.merchants.status import HOLDS_REGISTRATION, Action, MerchantStatus
 from schema.oauth.sealing import NotOpenable
@@ -244,20 +244,19 @@ def _bank_evidence(facts: Facts) -> tuple[dict[str, Any], str | None]:
         if facts.bank_sealed_but_unreadable:
             return {"method": None}, "the bank details could not be read: enter them again"
         return {"method": None}, "give the bank account the payouts go to"
-    evidence: dict[str, Any] = {"last4": details.last4, "bic": details.bic}
-    if details.iban:
-        number = iban.compact(details.iban)
-        problem = _iban_problem(number)
-        evidence |= {
-            "method": "iban",
-            "country": number[:2],
-            "merchant_country": facts.merchant.country,
-        }
-    else:
-        problem = _account_problem(details)
+    evidence: dict[str, Any] = {
+        "country": details.country,
+        "merchant_country": facts.merchant.country,
+        "last4": details.last4,
+    }
+    if not details.iban:
         evidence |= {"method": "account_number", "bank_code": details.bank_code}
-    if problem is None and details.bic and not bic.is_valid(details.bic):
-        problem = "the BIC is not valid"
+        return evidence, _account_problem(details)
+    number = iban.compact(details.iban)
+    evidence |= {"method": "iban", "iban_country": number[:2]}
+    problem = _iban_problem(number)
+    if problem is None and number[:2] != details.country:
+        problem = f"an IBAN of a bank in {details.country} starts with {details.country}"
     return evidence, problem
 
 

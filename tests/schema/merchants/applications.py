@@ -1,6 +1,6 @@
 """Complete applications for the review tests, written as the applications part leaves
 them: every field the default standards require, the three required documents, bank
-details sealed through ``service.bank``, then submitted (submission 1, standards v1) or
+details sealed through ``service.bank_details``, then submitted (submission 1, standards v1) or
 already through the automated review."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from typing import Any
 
 from schema.identity.models import User
 from schema.merchants.models import DocumentKind, Merchant, MerchantDocument, RiskLevel
-from schema.merchants.service.bank import BankDetails, seal_bank_details
+from schema.merchants.service.bank_details import BankDetails, seal
 from schema.merchants.status import MerchantStatus
 
 IBAN = "DE89370400440532013000"  # a valid German IBAN (checksum and format)
-GOOD_BANK = BankDetails(account_holder="Ada's Bakery GmbH", iban=IBAN, bic="COBADEFFXXX")
+GOOD_BANK = BankDetails(account_holder="Ada's Bakery GmbH", country="DE", iban=IBAN)
 A_YEAR_ON = date.today() + timedelta(days=365)
 
 
@@ -45,8 +45,9 @@ async def add_document(
     )  # fmt: skip
 
 
-async def seal(merchant: Merchant, details: BankDetails | None) -> None:
-    sealed, last4 = seal_bank_details(merchant.id, details) if details else (None, None)
+async def seal_for(merchant: Merchant, details: BankDetails | None) -> None:
+    """``details`` sealed as the application's (or none)."""
+    sealed, last4 = (seal(details, merchant.id), details.last4) if details else (None, None)
     await Merchant.filter(id=merchant.id).update(
         bank_details_sealed=sealed, bank_account_last4=last4
     )
@@ -75,7 +76,7 @@ async def submitted(
         }
     for kind, expires_on in documents.items():
         await add_document(merchant, kind, expires_on)
-    await seal(merchant, bank)
+    await seal_for(merchant, bank)
     return merchant
 
 

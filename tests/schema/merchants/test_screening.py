@@ -20,13 +20,13 @@ from schema.merchants.models import (
     WatchListEntry,
     WatchListKind,
 )
-from schema.merchants.service.bank import BankDetails
+from schema.merchants.service.bank_details import BankDetails
 from schema.merchants.service.screening import Check, screen
 from schema.merchants.status import MerchantStatus
 from tenants.records import TenantRecord
 from tenants.scope import tenant_scope
 from tests.schema.identity.conftest import mails
-from tests.schema.merchants.applications import A_YEAR_ON, IBAN, seal, submitted
+from tests.schema.merchants.applications import A_YEAR_ON, IBAN, seal_for, submitted
 
 S = MerchantStatus
 TODAY = date.today()
@@ -80,8 +80,8 @@ async def test_a_clean_application_goes_to_a_reviewer_with_low_risk(
             "well_formed": True,
         }
         assert found[Check.BANK_DETAILS].evidence == {
-            "method": "iban", "country": "DE", "merchant_country": "DE", "last4": "3000",
-            "bic": "COBADEFFXXX", "problem": None,
+            "method": "iban", "country": "DE", "iban_country": "DE", "merchant_country": "DE",
+            "last4": "3000", "problem": None,
         }  # fmt: skip
         assert found[Check.WATCH_LIST].evidence == {
             "compared": {
@@ -270,19 +270,29 @@ async def test_a_watch_list_match_means_high_risk_with_the_hit_as_evidence(
 
 BAD_BANKS: list[tuple[BankDetails | None, str]] = [
     (
-        BankDetails(account_holder="Ada", iban="DE89370400440532013001"),
+        BankDetails(account_holder="Ada", country="DE", iban="DE89370400440532013001"),
         "the IBAN's check digits are wrong",
     ),
-    (
-        BankDetails(account_holder="Ada", iban=IBAN, bic="NOTABIC"),
-        "the BIC is not valid",
+    (  # right check digits, one digit short
+        BankDetails(account_holder="Ada", country="DE", iban="DE5137040044053201300"),
+        "not an IBAN of the format DE uses",
     ),
     (
-        BankDetails(account_holder="Ada", account_number="12-34", bank_code="021000021"),
+        BankDetails(account_holder="Ada", country="DE", iban="XX0837040044053201300"),
+        "no country issues IBANs starting with 'XX'",
+    ),
+    (
+        BankDetails(account_holder="Ada", country="FR", iban=IBAN),
+        "an IBAN of a bank in FR starts with FR",
+    ),
+    (
+        BankDetails(
+            account_holder="Ada", country="US", account_number="1234", bank_code="021000021"
+        ),
         "an account number has 5-20 digits",
     ),
     (
-        BankDetails(account_holder="Ada", account_number="000123456789"),
+        BankDetails(account_holder="Ada", country="US", account_number="000123456789"),
         "give the bank code (routing number, sort code...) with the account number",
     ),
     (None, "give the bank account the payouts go to"),
@@ -306,14 +316,16 @@ async def test_implausible_bank_details_are_sent_back(
 async def test_an_account_number_with_a_bank_code_is_plausible(
     acme: TenantRecord, applicant: User
 ) -> None:
-    bank = BankDetails(account_holder="Ada", account_number="000123456789", bank_code="021000021")
+    bank = BankDetails(
+        account_holder="Ada", country="US", account_number="000123456789", bank_code="021000021"
+    )
     async with tenant_scope(acme):
         merchant = await submitted(applicant, bank=bank, country="US")
         await screen(merchant.id, 1)
         found = await findings(merchant)
     assert found[Check.BANK_DETAILS].evidence == {
-        "method": "account_number", "bank_code": "021000021", "last4": "6789", "bic": None,
-        "problem": None,
+        "method": "account_number", "bank_code": "021000021", "country": "US",
+        "merchant_country": "US", "last4": "6789", "problem": None,
     }  # fmt: skip
 
 
@@ -413,7 +425,7 @@ async def test_the_latest_submissions_findings_are_kept_apart(
     async with tenant_scope(acme):
         merchant = await submitted(applicant, bank=None)
         await screen(merchant.id, 1)
-        await seal(merchant, BankDetails(account_holder="Ada", iban=IBAN))
+        await seal_for(merchant, BankDetails(account_holder="Ada", country="DE", iban=IBAN))
         await Merchant.filter(id=merchant.id).update(status=S.SUBMITTED, submission_count=2)
         await screen(merchant.id, 2)
         rows = await ScreeningFinding.filter(merchant_id=merchant.id, check_name="bank_details")
