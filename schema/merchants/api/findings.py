@@ -75,8 +75,15 @@ class ScreeningFindingType:
 
 
 Key = tuple[int, int]  # (merchant id, submission)
-_COLUMNS = ("merchant_id", "check_name", "passed", "severity", "evidence", "submission",
-            "checked_at")  # fmt: skip
+_COLUMNS = (
+    "merchant_id",
+    "check_name",
+    "passed",
+    "severity",
+    "evidence",
+    "submission",
+    "checked_at",
+)
 
 
 async def _load(keys: Sequence[Key]) -> list[list[ScreeningFindingType]]:

@@ -16,7 +16,6 @@ from schema.core.errors import ErrorCode, PublicError
 from schema.core.mutations import mutation_types
 from schema.core.pagination import Connection, PageRequest, by_time, paginate
 from schema.core.permissions import limit_to_merchants, principal_of, requires
-from schema.core.principal import Principal
 from schema.merchants.api.common import FINANCE_MANAGE, MERCHANTS_REVIEW, merchant_for
 from schema.merchants.api.types import MerchantNode
 from schema.merchants.errors import Code
@@ -31,32 +30,40 @@ _DECISION = (
     Code.NOT_CLAIMED,
     Code.SELF_NOT_ALLOWED,
 )
-_LIST_INPUT = (Code.REQUIRED, Code.TOO_LONG, Code.OUT_OF_RANGE)
+_TEXT = (Code.REQUIRED, Code.TOO_LONG, Code.INVALID)  # INVALID: control characters
 
 CLAIM = mutation_types(
     "merchantApplicationClaim",
-    (Code.NOT_FOUND, Code.INVALID, Code.INVALID_TRANSITION, Code.CLAIMED_BY_OTHER,
-     Code.SELF_NOT_ALLOWED),
+    (
+        Code.NOT_FOUND,
+        Code.INVALID,
+        Code.INVALID_TRANSITION,
+        Code.CLAIMED_BY_OTHER,
+        Code.SELF_NOT_ALLOWED,
+    ),
     merchant=MerchantNode,
-)  # fmt: skip
+)
 RELEASE = mutation_types(
     "merchantApplicationRelease",
     (Code.NOT_FOUND, Code.INVALID, Code.NOT_CLAIMED),
     merchant=MerchantNode,
 )
 APPROVE = mutation_types(
-    "merchantApprove", (*_DECISION, Code.TOO_LONG, Code.OWNER_INELIGIBLE), merchant=MerchantNode
+    "merchantApprove",
+    (*_DECISION, Code.TOO_LONG, Code.INVALID, Code.OWNER_INELIGIBLE),
+    merchant=MerchantNode,
 )
-REJECT = mutation_types("merchantReject", (*_DECISION, *_LIST_INPUT), merchant=MerchantNode)
+REJECT = mutation_types(
+    "merchantReject", (*_DECISION, *_TEXT, Code.OUT_OF_RANGE), merchant=MerchantNode
+)
 REQUEST_INFORMATION = mutation_types(
-    "merchantRequestInformation", (*_DECISION, *_LIST_INPUT, Code.INVALID), merchant=MerchantNode
+    "merchantRequestInformation", (*_DECISION, *_TEXT, Code.OUT_OF_RANGE), merchant=MerchantNode
 )
 FEE_RECORD = mutation_types(
     "merchantOnboardingFeeRecord",
-    (Code.NOT_FOUND, Code.INVALID_TRANSITION, Code.CONFLICT, Code.SELF_NOT_ALLOWED,
-     Code.REQUIRED, Code.TOO_LONG),
+    (Code.NOT_FOUND, Code.INVALID_TRANSITION, Code.CONFLICT, Code.SELF_NOT_ALLOWED, *_TEXT),
     merchant=MerchantNode,
-)  # fmt: skip
+)
 
 # Module-level names, so the resolvers' annotations resolve.
 MerchantApplicationClaimPayload = CLAIM.payload
@@ -108,13 +115,17 @@ async def _merchant_result(merchant: Merchant) -> dict[str, Any]:
     return {"merchant": MerchantNode.from_model(merchant)}
 
 
-Decide = Callable[[Principal, Merchant], Awaitable[Merchant]]
-
-
-async def _act(info: strawberry.Info, global_id: str, permission: str, decide: Decide) -> Merchant:
-    """``decide`` on the merchant ``global_id`` names, when ``permission`` covers it."""
+async def _act(
+    info: strawberry.Info,
+    global_id: str,
+    permission: str,
+    decide: Callable[..., Awaitable[Merchant]],
+    *args: Any,
+) -> Merchant:
+    """``decide(principal, merchant, *args)`` on the merchant ``global_id`` names, when
+    the principal's ``permission`` covers it."""
     principal = principal_of(info.context)
-    return await decide(principal, await merchant_for(principal, global_id, permission))
+    return await decide(principal, await merchant_for(principal, global_id, permission), *args)
 
 
 @strawberry.type
@@ -174,10 +185,8 @@ class ReviewMutation:
     async def merchant_approve(
         self, info: strawberry.Info, id: strawberry.ID, note: str | None = None
     ) -> MerchantApprovePayload:
-        async def decide(actor: Principal, merchant: Merchant) -> Merchant:
-            return await reviews.approve(actor, merchant, note)
-
-        return await APPROVE.run(_act(info, id, MERCHANTS_REVIEW, decide), _merchant_result)
+        call = _act(info, id, MERCHANTS_REVIEW, reviews.approve, note)
+        return await APPROVE.run(call, _merchant_result)
 
     @strawberry.mutation(
         permission_classes=[requires(MERCHANTS_REVIEW)],
@@ -187,10 +196,8 @@ class ReviewMutation:
     async def merchant_reject(
         self, info: strawberry.Info, id: strawberry.ID, reasons: list[str]
     ) -> MerchantRejectPayload:
-        async def decide(actor: Principal, merchant: Merchant) -> Merchant:
-            return await reviews.reject(actor, merchant, reasons)
-
-        return await REJECT.run(_act(info, id, MERCHANTS_REVIEW, decide), _merchant_result)
+        call = _act(info, id, MERCHANTS_REVIEW, reviews.reject, reasons)
+        return await REJECT.run(call, _merchant_result)
 
     @strawberry.mutation(
         permission_classes=[requires(MERCHANTS_REVIEW)],
@@ -201,11 +208,7 @@ class ReviewMutation:
         self, info: strawberry.Info, id: strawberry.ID, items: list[RequestedItemInput]
     ) -> MerchantRequestInformationPayload:
         wanted = [reviews.RequestedItem(item=i.item, message=i.message) for i in items]
-
-        async def decide(actor: Principal, merchant: Merchant) -> Merchant:
-            return await reviews.request_information(actor, merchant, wanted)
-
-        call = _act(info, id, MERCHANTS_REVIEW, decide)
+        call = _act(info, id, MERCHANTS_REVIEW, reviews.request_information, wanted)
         return await REQUEST_INFORMATION.run(call, _merchant_result)
 
     @strawberry.mutation(
@@ -216,10 +219,8 @@ class ReviewMutation:
     async def merchant_onboarding_fee_record(
         self, info: strawberry.Info, id: strawberry.ID, reference: str
     ) -> MerchantOnboardingFeeRecordPayload:
-        async def decide(actor: Principal, merchant: Merchant) -> Merchant:
-            return await reviews.record_fee(actor, merchant, reference)
-
-        return await FEE_RECORD.run(_act(info, id, FINANCE_MANAGE, decide), _merchant_result)
+        call = _act(info, id, FINANCE_MANAGE, reviews.record_fee, reference)
+        return await FEE_RECORD.run(call, _merchant_result)
 
 
 QUERIES: list[type] = [ReviewQuery]

@@ -69,7 +69,7 @@ ADD = mutation_types(
 )
 REMOVE = mutation_types(
     "merchantWatchListEntryRemove",
-    (Code.NOT_FOUND, Code.REQUIRED, Code.TOO_LONG),
+    (Code.NOT_FOUND, *_INPUT),
     removed_id=strawberry.ID,
 )
 MerchantWatchListEntryAddPayload = ADD.payload

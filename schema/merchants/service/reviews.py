@@ -27,6 +27,7 @@ from schema.core.errors import DomainError, FieldError, fail, raise_if_any
 from schema.core.principal import Principal
 from schema.identity.models import User, UserStatus
 from schema.identity.service.mail import send_mail
+from schema.identity.validation import clean_text
 from schema.merchants import messages
 from schema.merchants.errors import Code
 from schema.merchants.models import DocumentKind, Merchant, RiskLevel
@@ -39,7 +40,7 @@ CLAIM_DURATION = timedelta(minutes=30)
 OWNER_ROLE = "merchant_owner"
 MAX_NOTE = 2000
 MAX_REASONS = 20
-MAX_REASON = 1000
+MAX_REASON = 1000  # each
 MAX_ITEMS = 50
 MAX_MESSAGE = 500
 MAX_REFERENCE = 200
@@ -172,24 +173,6 @@ def _decision_errors(actor: Principal, merchant: Merchant, action: Action) -> li
     return []
 
 
-def _text(
-    value: str | None,
-    path: tuple[str, ...],
-    limit: int,
-    errors: list[FieldError],
-    *,
-    required: bool = True,
-) -> str | None:
-    """``value`` stripped (None when blank); REQUIRED when blank and ``required``,
-    TOO_LONG past ``limit``."""
-    text = (value or "").strip()
-    if not text and required:
-        errors.append(FieldError(path, Code.REQUIRED, "must not be empty"))
-    elif len(text) > limit:
-        errors.append(FieldError(path, Code.TOO_LONG, f"at most {limit} characters"))
-    return text or None
-
-
 def _listed(values: Sequence[Any], field: str, limit: int, errors: list[FieldError]) -> bool:
     """Whether the list can be looked at item by item (not empty, not too long)."""
     if not values:
@@ -208,7 +191,9 @@ async def approve(actor: Principal, merchant: Merchant, note_text: str | None) -
     submitted under charge one, else straight to the agreement; the applicant becomes
     the merchant's owner."""
     errors: list[FieldError] = []
-    reason = _text(note_text, ("note",), MAX_NOTE, errors, required=False)
+    reason = clean_text(
+        note_text, errors, "note", max_length=MAX_NOTE, required=False, multiline=True
+    )
     raise_if_any(errors + _decision_errors(actor, merchant, Action.APPROVE))
     async with in_transaction(TENANT_ALIAS):
         owner = await _owner(merchant)
@@ -216,15 +201,22 @@ async def approve(actor: Principal, merchant: Merchant, note_text: str | None) -
         fee_due = (await standard_for(merchant.standard_version)).fee_amount is not None
         to = MerchantStatus.APPROVED if fee_due else MerchantStatus.AGREEMENT_PENDING
         await transition(
-            merchant, Action.APPROVE, actor, to=to, reason=reason,
+            merchant,
+            Action.APPROVE,
+            actor,
+            to=to,
+            reason=reason,
             details={"fee_due": fee_due, "owner_user_id": owner.id},
-            decided_at=_now(), **RELEASED,
-        )  # fmt: skip
+            decided_at=_now(),
+            **RELEASED,
+        )
         await _make_owner(owner, merchant)
         await send_mail(
-            owner, messages.APPROVED, business_name=merchant.business_name,
+            owner,
+            messages.APPROVED,
+            business_name=merchant.business_name,
             next_step=_next_step(fee_due),
-        )  # fmt: skip
+        )
     forget_user_access(owner.id)  # again, now that the role is committed
     return merchant
 
@@ -254,20 +246,27 @@ async def reject(actor: Principal, merchant: Merchant, reasons: Sequence[str]) -
     """Refuse the application, with every reason; the applicant may reopen it."""
     errors: list[FieldError] = []
     cleaned = [
-        _text(r, ("reasons", str(i)), MAX_REASON, errors)
+        clean_text(r, errors, ("reasons", str(i)), max_length=MAX_REASON, multiline=True)
         for i, r in enumerate(reasons if _listed(reasons, "reasons", MAX_REASONS, errors) else [])
     ]
     raise_if_any(errors + _decision_errors(actor, merchant, Action.REJECT))
     given = [r for r in cleaned if r]
     async with in_transaction(TENANT_ALIAS):
         await transition(
-            merchant, Action.REJECT, actor, reason="; ".join(given),
-            details={"reasons": given}, decided_at=_now(), **RELEASED,
-        )  # fmt: skip
+            merchant,
+            Action.REJECT,
+            actor,
+            reason="; ".join(given),
+            details={"reasons": given},
+            decided_at=_now(),
+            **RELEASED,
+        )
         await send_mail(
-            await _owner(merchant), messages.REJECTED, business_name=merchant.business_name,
+            await _owner(merchant),
+            messages.REJECTED,
+            business_name=merchant.business_name,
             reasons=messages.bullet_list(given),
-        )  # fmt: skip
+        )
     return merchant
 
 
@@ -286,7 +285,8 @@ def _clean_items(items: Sequence[RequestedItem], errors: list[FieldError]) -> li
         if item not in REQUESTABLE_FIELDS | REQUESTABLE_DOCUMENTS:
             message = "a field of the application or document:<kind>"
             errors.append(FieldError(("items", str(i), "item"), Code.INVALID, message))
-        text = _text(entry.message, ("items", str(i), "message"), MAX_MESSAGE, errors)
+        path = ("items", str(i), "message")
+        text = clean_text(entry.message, errors, path, max_length=MAX_MESSAGE)
         cleaned.append({"item": item, "message": text or ""})
     return cleaned
 
@@ -300,13 +300,19 @@ async def request_information(
     raise_if_any(errors + _decision_errors(actor, merchant, Action.REQUEST_INFORMATION))
     async with in_transaction(TENANT_ALIAS):
         await transition(
-            merchant, Action.REQUEST_INFORMATION, actor,
-            details={"requested_items": requested}, requested_items=requested, **RELEASED,
-        )  # fmt: skip
+            merchant,
+            Action.REQUEST_INFORMATION,
+            actor,
+            details={"requested_items": requested},
+            requested_items=requested,
+            **RELEASED,
+        )
         await send_mail(
-            await _owner(merchant), messages.INFORMATION_REQUESTED,
-            business_name=merchant.business_name, items=items_text(requested),
-        )  # fmt: skip
+            await _owner(merchant),
+            messages.INFORMATION_REQUESTED,
+            business_name=merchant.business_name,
+            items=items_text(requested),
+        )
     return merchant
 
 
@@ -314,7 +320,7 @@ async def record_fee(actor: Principal, merchant: Merchant, reference: str) -> Me
     """The onboarding fee was paid (``reference``: the payment's, or why it was waived):
     on to the agreement."""
     errors: list[FieldError] = []
-    cleaned = _text(reference, ("reference",), MAX_REFERENCE, errors)
+    cleaned = clean_text(reference, errors, "reference", max_length=MAX_REFERENCE)
     if not targets(Action.RECORD_FEE, merchant.status):
         message = f"no fee is due from a merchant that is {merchant.status}"
         errors.append(FieldError(("id",), Code.INVALID_TRANSITION, message))
@@ -323,9 +329,13 @@ async def record_fee(actor: Principal, merchant: Merchant, reference: str) -> Me
     raise_if_any(errors)
     async with in_transaction(TENANT_ALIAS):
         await transition(
-            merchant, Action.RECORD_FEE, actor, details={"reference": cleaned},
-            fee_paid_at=_now(), fee_reference=cleaned,
-        )  # fmt: skip
+            merchant,
+            Action.RECORD_FEE,
+            actor,
+            details={"reference": cleaned},
+            fee_paid_at=_now(),
+            fee_reference=cleaned,
+        )
         await send_mail(
             await _owner(merchant), messages.FEE_RECORDED, business_name=merchant.business_name
         )

@@ -22,12 +22,12 @@ from tortoise.transactions import in_transaction
 from schema.audit.service import record
 from schema.core.errors import FieldError, fail, raise_if_any
 from schema.core.principal import Principal
+from schema.identity.validation import clean_reason
 from schema.merchants.errors import Code
 from schema.merchants.models import Merchant, WatchListEntry, WatchListKind
 from tenants.backends import TENANT_ALIAS
 
 MAX_VALUE = 254
-MAX_REASON = 1000
 
 # Legal forms dropped from the end of a name: "Acme Ltd" is "Acme" for the comparison.
 COMPANY_SUFFIXES = frozenset(
@@ -122,15 +122,6 @@ async def listed(values: dict[WatchListKind, dict[str, str]]) -> list[WatchListE
     return await WatchListEntry.filter(Q(*wanted, join_type=Q.OR)).order_by("id")
 
 
-def _clean_reason(reason: str, errors: list[FieldError], field: str = "reason") -> str:
-    text = reason.strip()
-    if not text:
-        errors.append(FieldError((field,), Code.REQUIRED, "say why"))
-    elif len(text) > MAX_REASON:
-        errors.append(FieldError((field,), Code.TOO_LONG, f"at most {MAX_REASON} characters"))
-    return text
-
-
 def _clean_value(kind: WatchListKind, value: str, errors: list[FieldError]) -> str:
     if not value.strip():
         errors.append(FieldError(("value",), Code.REQUIRED, "give the value to watch for"))
@@ -158,7 +149,7 @@ async def add_entry(
     """List ``value`` (normalized); ALREADY_LISTED when it is listed under ``kind``."""
     errors: list[FieldError] = []
     normalized = _clean_value(kind, value, errors)
-    reason = _clean_reason(reason, errors)
+    reason = clean_reason(reason, errors) or ""
     raise_if_any(errors)
     already = fail("value", Code.ALREADY_LISTED, f"{normalized!r} is on the watch list already")
     async with in_transaction(TENANT_ALIAS):
@@ -183,7 +174,7 @@ async def add_entry(
 async def remove_entry(entry_id: int | None, reason: str) -> None:
     """Take an entry off the list (NOT_FOUND when it is not on it)."""
     errors: list[FieldError] = []
-    reason = _clean_reason(reason, errors)
+    reason = clean_reason(reason, errors) or ""
     raise_if_any(errors)
     async with in_transaction(TENANT_ALIAS):
         entry = await WatchListEntry.get_or_none(id=entry_id) if entry_id else None
