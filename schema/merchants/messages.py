@@ -4,7 +4,7 @@ the mail renderer (``schema.identity.messages``). Every template gets ``tenant``
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from schema.identity.messages import register_templates
 
@@ -44,8 +44,13 @@ TEMPLATES: dict[str, tuple[str, str]] = {
 
 
 def bullet_list(lines: Iterable[str]) -> str:
-    """``items`` and ``reasons`` as the mails show them."""
+    """``reasons`` as the mails show them."""
     return "\n".join(f"- {line}" for line in lines)
+
+
+def items_text(items: Iterable[Mapping[str, str]]) -> str:
+    """Requested items (``{"item", "message"}``) as the mails show them."""
+    return bullet_list(f"{item['message']} ({item['item']})" for item in items)
 
 
 register_templates(TEMPLATES)

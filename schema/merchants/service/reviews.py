@@ -32,7 +32,7 @@ from schema.merchants import messages
 from schema.merchants.errors import Code
 from schema.merchants.models import DocumentKind, Merchant, RiskLevel
 from schema.merchants.service.lifecycle import note, transition
-from schema.merchants.service.screening import items_text, standard_for
+from schema.merchants.service.screening import standard_for
 from schema.merchants.status import Action, MerchantStatus, targets
 from tenants.backends import TENANT_ALIAS
 
@@ -311,7 +311,7 @@ async def request_information(
             await _owner(merchant),
             messages.INFORMATION_REQUESTED,
             business_name=merchant.business_name,
-            items=items_text(requested),
+            items=messages.items_text(requested),
         )
     return merchant
 

@@ -34,7 +34,7 @@ from tortoise.transactions import in_transaction
 from schema.audit.service import current_acting
 from schema.identity.models import User
 from schema.identity.service.mail import send_mail
-from schema.merchants.messages import INFORMATION_REQUESTED, bullet_list
+from schema.merchants.messages import INFORMATION_REQUESTED, items_text
 from schema.merchants.models import (
     Merchant,
     MerchantDocument,
@@ -387,11 +387,6 @@ async def _write_findings(merchant: Merchant, submission: int, outcome: Outcome)
             for r in outcome.results
         ]
     )
-
-
-def items_text(items: Sequence[dict[str, str]]) -> str:
-    """Requested items as the mails list them."""
-    return bullet_list(f"{item['message']} ({item['item']})" for item in items)
 
 
 async def screen(merchant_id: int, submission: int) -> Outcome | None:
