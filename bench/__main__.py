@@ -14,6 +14,7 @@ SUITES = {
     "jobs": "bench.jobs",
     "backups": "bench.backups",
     "auth": "bench.auth",
+    "merchants": "bench.merchants",
 }
 
 

@@ -95,9 +95,15 @@ class Result:
 
 
 class Rig:
-    """The app's background machinery for one broker, on a fresh store with 2 tenants."""
+    """The app's background machinery for one broker, on a fresh store with 2 tenants
+    (``args``: ``backend`` and ``threads``; ``actor_modules``: the jobs its workers run)."""
 
-    def __init__(self, args: argparse.Namespace, broker_url: str | None) -> None:
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        broker_url: str | None,
+        actor_modules: tuple[str, ...] = ("bench.jobs",),
+    ) -> None:
         self.args = args
         self.data_dir = Path(tempfile.mkdtemp(prefix="bench-jobs-"))
         self.config = TenancyConfig(
@@ -110,7 +116,7 @@ class Rig:
             WorkerConfig(
                 broker_url=broker_url,
                 pools={"default": args.threads},
-                actor_modules=("bench.jobs",),
+                actor_modules=actor_modules,
             ),
             lambda: Tenancy(self.config, TENANT_MODEL_MODULES),
         )
@@ -167,7 +173,7 @@ class Rig:
 
     async def throughput(self, actor: str, n: int) -> float:
         markers = [f"{actor}:t:{uuid.uuid4().hex[:8]}:{i}" for i in range(n)]
-        before = _done(actor)
+        before = jobs_done(actor)
         start = time.perf_counter()
         if actor == BARE:
             for marker in markers:
@@ -180,7 +186,7 @@ class Rig:
                 await self.enqueue_batch(actor, batches[i], self.tenants[i % 2])
 
             await run_many(len(batches), 2, one)  # one writer per tenant
-        await _until(lambda: _done(actor) - before >= n)
+        await _until(lambda: jobs_done(actor) - before >= n)
         return n / (time.perf_counter() - start)
 
     async def latencies(self, actor: str, n: int) -> list[float]:
@@ -199,7 +205,7 @@ class Rig:
         return [(STARTED[m] - t) * 1000 for m, t in committed.items()]
 
 
-def _done(actor: str) -> float:
+def jobs_done(actor: str) -> float:
     return REGISTRY.get_sample_value("saas_jobs_total", {"actor": actor, "outcome": "done"}) or 0
 
 

@@ -28,6 +28,7 @@ ACTOR_MODULES: tuple[str, ...] = (
     "workers.oauth.actors",
     "workers.files.actors",
     "workers.idempotency.actors",
+    "workers.merchants.actors",
 )
 
 

@@ -624,10 +624,13 @@ async def assign(
     return await _assign(actor, user_id, role_key, merchant_id, reason, keep_existing=False)
 
 
-async def assign_role(user_id: int, role_key: str, *, merchant_id: int | None = None) -> None:
-    """For the operator API (a tenant's first owner): as the system, so without the
+async def assign_role(
+    user_id: int, role_key: str, *, merchant_id: int | None = None, by: str = "operator"
+) -> None:
+    """For the operator API (a tenant's first owner) and the platform's own processes
+    (``by``: a merchant's approval makes its owner): as the system, so without the
     escalation check, and idempotent (an assignment that exists is kept)."""
-    actor = system_principal("operator")  # the audit record names the operator acting
+    actor = system_principal(by)  # the audit record names who is acting
     await _assign(actor, user_id, role_key, merchant_id, None, keep_existing=True)
 
 

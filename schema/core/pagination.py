@@ -1,6 +1,9 @@
-"""Relay connections with a hard page cap, paged by keyset on the primary key.
+"""Relay connections with a hard page cap, paged by keyset on the primary key, or on a
+non-unique column followed by the primary key (``SortKey``: the review queue, oldest
+submission first).
 
-Cursors are opaque (base64 of ``cursor:<id>``); clients must not build them.
+Cursors are opaque (base64 of ``cursor:<id>``, or ``cursor:<value>|<id>`` with a sort
+key); clients must not build them.
 """
 
 from __future__ import annotations
@@ -9,9 +12,11 @@ import base64
 import binascii
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import strawberry
+from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
 from schema.core.errors import ErrorCode, PublicError
@@ -89,6 +94,65 @@ class PageRequest:
         return size
 
 
+@dataclass(frozen=True, slots=True)
+class _UniqueKey:
+    """Paging on one unique column: the primary key, or a unique text column."""
+
+    column: str
+    text: bool
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.column,)
+
+    def cursor(self, row: Any) -> str:
+        return encode_cursor(getattr(row, self.column))
+
+    def beyond(self, cursor: str, *, greater: bool) -> Q:
+        key = decode_text_cursor(cursor) if self.text else decode_cursor(cursor)
+        return Q(**{f"{self.column}__{'gt' if greater else 'lt'}": key})
+
+
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    """A column to page by before the primary key, which breaks its ties. Its values
+    must never be null (filter those rows out); ``parse`` turns a cursor's text back
+    into the column's type."""
+
+    column: str
+    parse: Callable[[str], Any]
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.column, "id")
+
+    def cursor(self, row: Any) -> str:
+        return encode_cursor(f"{getattr(row, self.column)}|{row.id}")
+
+    def decode(self, cursor: str) -> tuple[Any, int]:
+        value, _, key = decode_text_cursor(cursor).rpartition("|")
+        try:
+            return self.parse(value), int(key)
+        except ValueError:
+            raise PublicError("invalid cursor", ErrorCode.BAD_REQUEST) from None
+
+    def beyond(self, cursor: str, *, greater: bool) -> Q:
+        """Rows after (``greater``) or before the cursor's (value, id). Written as
+        ``value >= v AND (value > v OR id > k)`` so that an index on (column, id)
+        starts its range at ``v`` instead of filtering from the first row."""
+        value, key = self.decode(cursor)
+        op = "gt" if greater else "lt"
+        column = self.column
+        return Q(**{f"{column}__{op}e": value}) & (
+            Q(**{f"{column}__{op}": value}) | Q(**{f"id__{op}": key})
+        )
+
+
+def by_time(column: str) -> SortKey:
+    """Page by a datetime column, then id."""
+    return SortKey(column, datetime.fromisoformat)
+
+
 async def paginate(
     query: QuerySet[Any],
     page: PageRequest,
@@ -96,28 +160,26 @@ async def paginate(
     *,
     newest_first: bool = False,
     text_key: str | None = None,
+    sort_key: SortKey | None = None,
 ) -> Connection[NodeType]:
     """Page ``query`` by primary key, or by ``text_key``, a unique text column (the
-    registry's tenants by ``slug``: their ids are not integers); ``newest_first`` lists
-    the highest keys first."""
+    registry's tenants by ``slug``: their ids are not integers), or by ``sort_key``
+    then primary key; ``newest_first`` lists the highest keys first."""
     size = page.size()
     backwards = page.last is not None
-    column = text_key or "id"
-    decode: Callable[[str], int | str] = decode_text_cursor if text_key else decode_cursor
+    key = sort_key or _UniqueKey(text_key or "id", text=text_key is not None)
     if page.after is not None:
-        key = decode(page.after)
-        query = query.filter(**{f"{column}__lt" if newest_first else f"{column}__gt": key})
+        query = query.filter(key.beyond(page.after, greater=not newest_first))
     if page.before is not None:
-        key = decode(page.before)
-        query = query.filter(**{f"{column}__gt" if newest_first else f"{column}__lt": key})
+        query = query.filter(key.beyond(page.before, greater=newest_first))
     ascending = newest_first == backwards
-    order = column if ascending else f"-{column}"
-    rows: Sequence[Any] = await query.order_by(order).limit(size + 1)
+    order = (column if ascending else f"-{column}" for column in key.columns)
+    rows: Sequence[Any] = await query.order_by(*order).limit(size + 1)
     has_more = len(rows) > size
     rows = list(rows[:size])
     if backwards:
         rows.reverse()
-    edges = [Edge(cursor=encode_cursor(getattr(row, column)), node=to_node(row)) for row in rows]
+    edges = [Edge(cursor=key.cursor(row), node=to_node(row)) for row in rows]
     return Connection(
         edges=edges,
         page_info=PageInfo(

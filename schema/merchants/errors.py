@@ -30,6 +30,8 @@ class Code(StrEnum):
     NOT_CLAIMED = "NOT_CLAIMED"  # decide only what you hold a claim on
     CLAIMED_BY_OTHER = "CLAIMED_BY_OTHER"
     SELF_NOT_ALLOWED = "SELF_NOT_ALLOWED"  # nobody decides their own case
+    OWNER_INELIGIBLE = "OWNER_INELIGIBLE"  # approval: the applicant's account is
+    # deactivated, or works for another merchant (an account belongs to one merchant)
     # Agreements
     AGREEMENT_NOT_CURRENT = "AGREEMENT_NOT_CURRENT"
     VERSION_TAKEN = "VERSION_TAKEN"

@@ -223,7 +223,9 @@ class ScreeningFinding(Model):
     submission = fields.IntField()
     check_name = fields.CharField(max_length=50)
     passed = fields.BooleanField()
-    severity = fields.CharField(max_length=10)  # what a failure means: info, return, risk
+    # What a failure means (``service.screening.Severity``): ``return`` (the applicant
+    # must fix it), ``high`` or ``medium`` (the risk level a reviewer sees).
+    severity = fields.CharField(max_length=10)
     evidence: dict[str, object] = fields.JSONField(default=dict)
     checked_at = fields.DatetimeField()
 

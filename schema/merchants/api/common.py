@@ -24,6 +24,10 @@ MERCHANTS_MANAGE = "merchants:manage"
 MERCHANTS_REVIEW = "merchants:review"
 MERCHANTS_SANCTION = "merchants:sanction"
 MERCHANTS_CONFIGURE = "merchants:configure"
+FINANCE_MANAGE = "finance:manage"  # records onboarding fees
+# Who acts on a merchant sees it, even without merchants:read (a token scoped to
+# merchants:review alone still shows the applications of its queue).
+ACTING_PERMISSIONS = (MERCHANTS_MANAGE, MERCHANTS_REVIEW, MERCHANTS_SANCTION, FINANCE_MANAGE)
 
 
 def is_owner(principal: Principal, merchant: Merchant) -> bool:
@@ -40,29 +44,18 @@ def granted(principal: Principal, merchant: Merchant, permission: str) -> bool:
 
 
 def may_see(principal: Principal, merchant: Merchant) -> bool:
-    return is_owner(principal, merchant) or granted(principal, merchant, MERCHANTS_READ)
-
-
-def visible(principal: Principal, merchant: Merchant) -> bool:
     """Whether the principal sees ``merchant`` at all: to read it, or to act on it."""
-    return may_see(principal, merchant) or _granted_any(principal, merchant)
+    return is_owner(principal, merchant) or any(
+        granted(principal, merchant, p) for p in (MERCHANTS_READ, *ACTING_PERMISSIONS)
+    )
 
 
 async def _visible(principal: Principal, global_id: str, field: str) -> Merchant:
     row_id = row_id_of(global_id, "Merchant")
     merchant = await Merchant.get_or_none(id=row_id) if row_id is not None else None
-    if merchant is None or not visible(principal, merchant):
+    if merchant is None or not may_see(principal, merchant):
         raise fail(field, Code.NOT_FOUND, "no such merchant")
     return merchant
-
-
-def _granted_any(principal: Principal, merchant: Merchant) -> bool:
-    # Reviewers, sanctioning officers and managers see what they act on, even without
-    # merchants:read.
-    return any(
-        granted(principal, merchant, p)
-        for p in (MERCHANTS_REVIEW, MERCHANTS_SANCTION, MERCHANTS_MANAGE)
-    )
 
 
 async def merchant_for(

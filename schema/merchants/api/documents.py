@@ -15,7 +15,7 @@ from schema.core.permissions import authenticated, ensure_authenticated, princip
 from schema.core.principal import Principal
 from schema.files.api import Upload
 from schema.files.checks import UPLOAD_CODES
-from schema.merchants.api.common import is_owner, managed_merchant, visible
+from schema.merchants.api.common import is_owner, managed_merchant, may_see
 from schema.merchants.api.types import MerchantDocumentNode, MerchantNode, merchant_result
 from schema.merchants.errors import Code
 from schema.merchants.models import DocumentKind, Merchant, MerchantDocument
@@ -61,7 +61,7 @@ async def _fetch_document(key: str, context: Any) -> MerchantDocumentNode | None
         if document_id is not None
         else None
     )
-    if document is None or not visible(principal, document.merchant):
+    if document is None or not may_see(principal, document.merchant):
         return None
     return MerchantDocumentNode.from_model(document, downloadable=True)
 

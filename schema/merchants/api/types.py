@@ -15,7 +15,8 @@ from schema.core.pagination import Connection, PageRequest, paginate
 from schema.core.permissions import principal_of
 from schema.files.links import download_url
 from schema.files.models import StoredFile
-from schema.merchants.api.common import visible
+from schema.merchants.api.common import may_see
+from schema.merchants.api.findings import ScreeningFindingType, findings_of
 from schema.merchants.models import (
     DocumentKind,
     Merchant,
@@ -225,8 +226,16 @@ class MerchantNode(Node):
     @strawberry.field(description="Its current supporting documents, one per kind at most.")
     async def documents(self, info: strawberry.Info) -> list[MerchantDocumentNode]:
         rows = await info.context.loader(current_documents).load(self.model.id)
-        downloadable = visible(principal_of(info.context), self.model)
+        downloadable = may_see(principal_of(info.context), self.model)
         return [MerchantDocumentNode.from_model(row, downloadable=downloadable) for row in rows]
+
+    @strawberry.field(
+        description="The automated review's findings on the latest submission: every "
+        "one for reviewers; for the applicant, those they can act on (severity RETURN); "
+        "null for anyone else."
+    )
+    async def findings(self, info: strawberry.Info) -> list[ScreeningFindingType] | None:
+        return await findings_of(info, self)
 
     @classmethod
     def from_model(cls, row: Merchant) -> MerchantNode:

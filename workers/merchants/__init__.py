@@ -1,0 +1,1 @@
+"""The merchants domain's jobs: the automated review of a submitted application."""
