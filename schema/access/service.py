@@ -531,6 +531,20 @@ async def seed_templates(tenant: TenantRecord) -> None:
 # --- assignments -------------------------------------------------------------------------
 
 
+async def assignable_role(
+    actor: Principal, role_key: str, merchant_id: int | None, *, field: str = "roleKey"
+) -> tuple[Role, frozenset[str]]:
+    """The role and its permissions, when ``actor`` may grant it or take it back for
+    ``merchant_id`` (tenant-wide for None): it holds ``roles:assign`` and all the role
+    grants there (ROLE_NOT_FOUND, PERMISSION_NOT_HELD otherwise). The role's row stays
+    locked until the caller's transaction ends. Other domains that hand out roles
+    (merchants inviting staff) check through this too."""
+    role = await _role_or_error(role_key, field=field)
+    permissions = (await role_permissions([role.id]))[role.id]
+    _raise_not_held(actor, {"roles:assign", *permissions}, merchant_id, field)
+    return role, permissions
+
+
 def _assignment_errors(
     role: Role, user: User, permissions: frozenset[str], merchant_id: int | None
 ) -> list[FieldError]:
@@ -577,9 +591,7 @@ async def _assign(
         errors.append(FieldError(("merchantId",), "INVALID", "not a merchant id"))
     raise_if_any(errors)
     async with in_transaction(TENANT_ALIAS):
-        role = await _role_or_error(role_key, field="roleKey")
-        permissions = (await role_permissions([role.id]))[role.id]
-        _raise_not_held(actor, {"roles:assign", *permissions}, merchant_id, "roleKey")
+        role, permissions = await assignable_role(actor, role_key, merchant_id)
         user = await User.get_or_none(id=user_id)
         if user is None:
             raise fail("userId", "USER_NOT_FOUND", "no such user")
@@ -625,13 +637,19 @@ async def assign(
 
 
 async def assign_role(
-    user_id: int, role_key: str, *, merchant_id: int | None = None, by: str = "operator"
+    user_id: int,
+    role_key: str,
+    *,
+    merchant_id: int | None = None,
+    by: str = "operator",
+    reason: str | None = None,
 ) -> None:
     """For the operator API (a tenant's first owner) and the platform's own processes
-    (``by``: a merchant's approval makes its owner): as the system, so without the
-    escalation check, and idempotent (an assignment that exists is kept)."""
+    (``by``: a merchant's approval makes its owner, a staff invitation its staff, both
+    checked where they were decided): as the system, so without the escalation check,
+    and idempotent (an assignment that exists is kept)."""
     actor = system_principal(by)  # the audit record names who is acting
-    await _assign(actor, user_id, role_key, merchant_id, None, keep_existing=True)
+    await _assign(actor, user_id, role_key, merchant_id, reason, keep_existing=True)
 
 
 async def _ensure_owner_remains(leaving: set[int]) -> None:
@@ -682,9 +700,7 @@ async def unassign(
     reason = clean_reason(reason, errors)
     raise_if_any(errors)
     async with in_transaction(TENANT_ALIAS):
-        role = await _role_or_error(role_key, field="roleKey")
-        permissions = (await role_permissions([role.id]))[role.id]
-        _raise_not_held(actor, {"roles:assign", *permissions}, merchant_id, "roleKey")
+        role, _ = await assignable_role(actor, role_key, merchant_id)
         assignment = await _assignment_query(user_id, role.id, merchant_id).first()
         if assignment is None:
             message = "the user does not hold this role (for this merchant)"

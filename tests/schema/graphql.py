@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from schema.core.context import RequestContext
 from schema.core.engine import GraphQLEngine, GraphQLRequest
 from schema.core.limits import QueryLimits
 from schema.core.principal import Principal
@@ -24,10 +25,13 @@ async def gql(
     tenant: TenantRecord, principal: Principal, query: str, **variables: Any
 ) -> dict[str, Any]:
     """The response payload of ``query`` run in ``tenant`` as ``principal``."""
-    async with tenant_scope(tenant):
-        response = await engine().run(
-            GraphQLRequest(query, variables or None), context_for(tenant, principal)
-        )
+    return await gql_in(context_for(tenant, principal), query, **variables)
+
+
+async def gql_in(context: RequestContext, query: str, **variables: Any) -> dict[str, Any]:
+    """``gql`` with a context of the test's making (a source address, say)."""
+    async with tenant_scope(context.tenant):
+        response = await engine().run(GraphQLRequest(query, variables or None), context)
     return response.payload
 
 

@@ -23,13 +23,18 @@ MAIL_ACTOR = "mail.send"
 
 async def send_mail(user: User, template: str, *, to: str | None = None, **params: Any) -> None:
     """Enqueue ``template`` for ``user`` (at ``to`` instead of their address, if given)."""
+    await send_mail_to(to or user.email, user.full_name, template, **params)
+
+
+async def send_mail_to(to: str, full_name: str, template: str, **params: Any) -> None:
+    """Enqueue ``template`` for an address that may have no account yet (an invitation)."""
     settings = await get_settings()
     await enqueue(
         MAIL_ACTOR,
         {
-            "to": to or user.email,
+            "to": to,
             "template": template,
-            "params": {"tenant": settings.name, "full_name": user.full_name, **params},
+            "params": {"tenant": settings.name, "full_name": full_name, **params},
         },
     )
 
