@@ -39,8 +39,15 @@ class Code(StrEnum):
     # Staff
     TOKEN_INVALID = "TOKEN_INVALID"  # unknown, used, revoked or expired invitation
     EMAIL_MISMATCH = "EMAIL_MISMATCH"
-    ALREADY_STAFF = "ALREADY_STAFF"  # works for this or another merchant already
-    ROLE_NOT_ALLOWED = "ROLE_NOT_ALLOWED"
+    EMAIL_NOT_VERIFIED = "EMAIL_NOT_VERIFIED"  # the tenant requires confirmed addresses
+    ALREADY_STAFF = "ALREADY_STAFF"  # works for this or another merchant (or the tenant)
+    ROLE_NOT_ALLOWED = "ROLE_NOT_ALLOWED"  # not a role a merchant's staff can hold
+    ROLE_NOT_FOUND = "ROLE_NOT_FOUND"  # as the access domain says it
+    PERMISSION_NOT_HELD = "PERMISSION_NOT_HELD"  # nobody grants what they do not hold
+    NOT_A_USER = "NOT_A_USER"  # a client or a job where a person must act
+    NOT_PENDING = "NOT_PENDING"  # the invitation was accepted, revoked or has expired
+    CANNOT_REMOVE_OWNER = "CANNOT_REMOVE_OWNER"
+    MERCHANT_INACTIVE = "MERCHANT_INACTIVE"  # its status does not allow taking on staff
     # Sanctions and appeals
     ALREADY_APPEALED = "ALREADY_APPEALED"
     NOT_IN_FORCE = "NOT_IN_FORCE"

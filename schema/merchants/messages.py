@@ -40,6 +40,52 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "the onboarding fee for {business_name} was recorded. To start trading, accept "
         "the cooperation agreement.",
     ),
+    # Agreements. ``version``; ``title`` and ``expires_at`` (the deadline) to re-accept.
+    "merchant_agreement_reaccept": (
+        "{tenant} has a new merchant agreement: please accept it by {expires}",
+        "Hello {full_name},\n\n"
+        '{tenant} published version {version} of its merchant agreement, "{title}". '
+        "To keep {business_name} trading, please read and accept it by {expires}. After "
+        "that date, {business_name} stops trading until the new version is accepted.",
+    ),
+    "merchant_agreement_required": (
+        "{business_name} must accept the {tenant} merchant agreement to trade again",
+        "Hello {full_name},\n\n"
+        "version {version} of the {tenant} merchant agreement was not accepted for "
+        "{business_name} by its deadline, so {business_name} has stopped trading. It "
+        "trades again as soon as you accept it.",
+    ),
+    # Staff. ``role``, ``token``, ``link``, ``expires_at``.
+    "merchant_staff_invitation": (
+        "You are invited to work for {business_name} at {tenant}",
+        "Hello {full_name},\n\n"
+        "you are invited to work for {business_name} at {tenant} (role: {role}). To "
+        "accept, sign in to {tenant} with this email address and open this link:\n\n"
+        "{link}\n\n"
+        "or enter this code: {token}\n\n"
+        "The link works once, until {expires}. If you do not want to join, ignore "
+        "this message.",
+    ),
+    # Sanctions and appeals. ``sanction`` (warning, suspension, removal), ``reason``;
+    # ``decision`` (upheld, overturned) for appeals.
+    "merchant_sanctioned": (
+        "{tenant}: a {sanction} for {business_name}",
+        "Hello {full_name},\n\n"
+        "{tenant} issued a {sanction} for {business_name}, for this reason:\n\n"
+        "{reason}\n\n"
+        "You can see it, and appeal against it once, in your merchant account.",
+    ),
+    "merchant_sanction_lifted": (
+        "{tenant}: the {sanction} for {business_name} was lifted",
+        "Hello {full_name},\n\n{tenant} lifted the {sanction} for {business_name}:\n\n{reason}",
+    ),
+    "merchant_appeal_decided": (
+        "{tenant}: your appeal for {business_name} was decided",
+        "Hello {full_name},\n\n"
+        "your appeal against the {sanction} for {business_name} was decided: the "
+        "{sanction} is {decision}.\n\n"
+        "{reason}",
+    ),
 }
 
 

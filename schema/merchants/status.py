@@ -88,6 +88,8 @@ TRANSITIONS: dict[tuple[Action, MerchantStatus], MerchantStatus] = {
 OTHER_TARGETS: dict[tuple[Action, MerchantStatus], frozenset[MerchantStatus]] = {
     # No onboarding fee due: straight on to the agreement.
     (Action.APPROVE, S.IN_REVIEW): frozenset({S.AGREEMENT_PENDING}),
+    # A warned merchant made to accept a new agreement version: warned again once it has.
+    (Action.ACCEPT_AGREEMENT, S.AGREEMENT_PENDING): frozenset({S.WARNED}),
     # A suspension lifted while a warning is still in force.
     (Action.REINSTATE, S.SUSPENDED): frozenset({S.WARNED}),
     # A removal overturned: back to where it interrupted the merchant.
