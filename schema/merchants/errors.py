@@ -44,7 +44,6 @@ class Code(StrEnum):
     ROLE_NOT_ALLOWED = "ROLE_NOT_ALLOWED"  # not a role a merchant's staff can hold
     ROLE_NOT_FOUND = "ROLE_NOT_FOUND"  # as the access domain says it
     PERMISSION_NOT_HELD = "PERMISSION_NOT_HELD"  # nobody grants what they do not hold
-    NOT_A_USER = "NOT_A_USER"  # a client or a job where a person must act
     NOT_PENDING = "NOT_PENDING"  # the invitation was accepted, revoked or has expired
     CANNOT_REMOVE_OWNER = "CANNOT_REMOVE_OWNER"
     MERCHANT_INACTIVE = "MERCHANT_INACTIVE"  # its status does not allow taking on staff

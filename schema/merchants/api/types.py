@@ -15,6 +15,7 @@ from schema.core.pagination import Connection, PageRequest, paginate
 from schema.core.permissions import principal_of
 from schema.files.links import download_url
 from schema.files.models import StoredFile
+from schema.merchants.api import related
 from schema.merchants.api.common import may_see
 from schema.merchants.api.findings import ScreeningFindingType, findings_of
 from schema.merchants.models import (
@@ -236,6 +237,27 @@ class MerchantNode(Node):
     )
     async def findings(self, info: strawberry.Info) -> list[ScreeningFindingType] | None:
         return await findings_of(info, self)
+
+    @strawberry.field(description="The agreement versions accepted for it, newest first.")
+    async def agreement_acceptances(self, info: strawberry.Info) -> list[related.AcceptanceType]:
+        return await related.acceptances_of(info, self.model)
+
+    @strawberry.field(
+        description="Who works for it (null unless you manage it: its owner, or "
+        "merchants:manage covering it)."
+    )
+    async def staff(self, info: strawberry.Info) -> list[related.StaffMemberType] | None:
+        return await related.staff_of(info, self.model)
+
+    @strawberry.field(
+        description="Its pending staff invitations, newest first (null unless you manage it)."
+    )
+    async def invitations(self, info: strawberry.Info) -> list[related.InvitationNode] | None:
+        return await related.invitations_of(info, self.model)
+
+    @strawberry.field(description="Its sanctions with their appeals, newest first.")
+    async def sanctions(self, info: strawberry.Info) -> list[related.SanctionNode]:
+        return await related.sanctions_of(info, self.model)
 
     @classmethod
     def from_model(cls, row: Merchant) -> MerchantNode:
