@@ -29,6 +29,7 @@ ACTOR_MODULES: tuple[str, ...] = (
     "workers.files.actors",
     "workers.idempotency.actors",
     "workers.merchants.actors",
+    "workers.merchants.agreements",
 )
 
 
