@@ -15,6 +15,7 @@ from schema.core.errors import ErrorCode, PublicError
 from schema.core.nodes import Node, register_node, row_id, row_id_of, to_global_id
 from schema.core.pagination import Connection, PageRequest, paginate
 from schema.core.permissions import public
+from schema.merchants.api.types import logo_url_of
 from schema.merchants.models import Merchant
 from schema.merchants.status import Capability, MerchantStatus, capabilities
 
@@ -30,9 +31,11 @@ class MerchantProfile(Node):
     category: str | None
     description: str | None
     website: str | None
-    logo_url: str | None = strawberry.field(
-        description="Where its logo is served; null while it has none."
-    )
+    logo_file_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="Its logo: a public link that does not expire; null without one.")
+    async def logo_url(self, info: strawberry.Info) -> str | None:
+        return await logo_url_of(info, self.logo_file_id)
 
     @classmethod
     def from_model(cls, row: Merchant) -> MerchantProfile:
@@ -42,9 +45,7 @@ class MerchantProfile(Node):
             category=row.category,
             description=row.description,
             website=row.website,
-            # Logos are public files of the file store, which serves them; until a
-            # merchant's logo_file_id is set there is nothing to point at.
-            logo_url=None,
+            logo_file_id=row.logo_file_id,
         )
 
 

@@ -153,6 +153,14 @@ def live_files() -> DataLoader[int, StoredFile | None]:
     return DataLoader(load_fn=load)
 
 
+async def logo_url_of(info: strawberry.Info, logo_file_id: int | None) -> str | None:
+    """A merchant's logo link (public, never expiring); None without a live public logo."""
+    if logo_file_id is None:
+        return None
+    logo = await info.context.loader(live_files).load(logo_file_id)
+    return download_url(logo, ttl=None) if logo is not None and logo.public else None
+
+
 @strawberry.type(
     name="Merchant",
     description="A merchant of the tenant, from its application on. Its owner, its staff "
@@ -219,10 +227,7 @@ class MerchantNode(Node):
 
     @strawberry.field(description="Its logo: a public link that does not expire; null without one.")
     async def logo_url(self, info: strawberry.Info) -> str | None:
-        if self.model.logo_file_id is None:
-            return None
-        logo = await info.context.loader(live_files).load(self.model.logo_file_id)
-        return download_url(logo, ttl=None) if logo is not None and logo.public else None
+        return await logo_url_of(info, self.model.logo_file_id)
 
     @strawberry.field(description="Its current supporting documents, one per kind at most.")
     async def documents(self, info: strawberry.Info) -> list[MerchantDocumentNode]:

@@ -35,7 +35,7 @@ from schema.access.service import (
 )
 from schema.access.templates import MerchantScope
 from schema.core.errors import DomainError, FieldError, fail, raise_if_any
-from schema.core.principal import Principal, system_principal
+from schema.core.principal import Principal
 from schema.identity.models import User, UserType
 from schema.identity.policy import get_policy
 from schema.identity.service.mail import account_link, send_mail_to
@@ -167,7 +167,7 @@ async def accept(actor: Principal, token: str) -> Merchant:
             raise fail("token", Code.ALREADY_STAFF, "you work for a merchant already")
         await assign_role(
             user.id, row.role_key, merchant_id=merchant.id,
-            actor=system_principal(f"merchants.invitation:{row.id}"),
+            by=f"merchants.invitation:{row.id}",
             reason=f"invited by {row.invited_by}",
         )  # fmt: skip
         details = {"invitation_id": row.id, "user_id": user.id, "role": row.role_key}

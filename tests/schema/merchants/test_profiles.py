@@ -12,7 +12,9 @@ from schema.merchants.status import MerchantStatus
 from tenants.records import TenantRecord
 from tenants.scope import tenant_scope
 from tests.schema.access.helpers import make_user
+from tests.schema.files.samples import PNG, upload
 from tests.schema.graphql import codes, engine, gql
+from tests.schema.merchants.people import make_shop
 
 S = MerchantStatus
 PUBLIC_FIELDS = {"id", "name", "category", "description", "website", "logoUrl"}
@@ -109,3 +111,17 @@ async def test_one_profile_by_id(acme: TenantRecord) -> None:
     for row, expected in ((active, {"name": "Ada's Bakery"}), (suspended, None)):
         seen = await gql(acme, ANONYMOUS, node, id=to_global_id("MerchantProfile", row.id))
         assert seen["data"]["node"] == expected
+
+
+async def test_the_logo_is_the_merchants_public_link(acme: TenantRecord) -> None:
+    async with tenant_scope(acme):
+        shop = await make_shop("Ada's Bakery", "ada@example.com")
+        owner = await shop.principal()
+    logo = """mutation L($m: ID!, $file: Upload!) {
+      merchantLogoUpload(merchantId: $m, file: $file) { merchant { logoUrl } errors { code } }
+    }"""
+    uploaded = await gql(acme, owner, logo, m=shop.gid, file=upload(PNG, "logo.png"))
+    url = uploaded["data"]["merchantLogoUpload"]["merchant"]["logoUrl"]
+    assert url.startswith("http://localhost:8000/t/acme/files/")
+    payload = await gql(acme, ANONYMOUS, "{ publicMerchants { nodes { name logoUrl } } }")
+    assert payload["data"]["publicMerchants"]["nodes"] == [{"name": "Ada's Bakery", "logoUrl": url}]
