@@ -11,6 +11,7 @@ import json
 from datetime import date, timedelta
 from typing import Any
 
+from schema.core.nodes import from_global_id, to_global_id
 from tenants.records import TenantRecord
 from tests.saas.harness import AppStarter, RunningApp
 from tests.saas.test_auth import add_user, bearer, token_for
@@ -58,6 +59,15 @@ REQUEST = """mutation ($id: ID!, $items: [RequestedItemInput!]!) {
 REJECT = """mutation ($id: ID!, $reasons: [String!]!) {
   merchantReject(id: $id, reasons: $reasons) { merchant { status } errors { code } }
 }"""
+PUBLISH = """mutation ($input: MerchantAgreementPublishInput!) {
+  merchantAgreementPublish(input: $input) { errors { code } }
+}"""
+ACCEPT = """mutation ($id: ID!, $version: String!) {
+  merchantAgreementAccept(merchantId: $id, version: $version) {
+    merchant { status capabilities } errors { code }
+  }
+}"""
+PUBLIC = "{ publicMerchants(first: 10) { nodes { id name category } } }"
 REOPEN = """mutation ($id: ID!) {
   merchantApplicationReopen(id: $id) { merchant { status } errors { code } }
 }"""
@@ -66,9 +76,9 @@ REOPEN = """mutation ($id: ID!) {
 class Person:
     """Someone of the tenant with a real signed access token."""
 
-    def __init__(self, running: RunningApp, token: str) -> None:
+    def __init__(self, running: RunningApp, token: str | None) -> None:
         self.running = running
-        self.headers = bearer(token)
+        self.headers = bearer(token) if token else {}
 
     async def call(self, query: str, **variables: Any) -> dict[str, Any]:
         response = await self.running.graphql(query, variables=variables, headers=self.headers)
@@ -94,6 +104,12 @@ class Person:
 
     async def status(self, merchant_id: str) -> dict[str, Any]:
         return (await self.call(STATUS, id=merchant_id))["node"]
+
+
+def profile_id(merchant_id: str) -> str:
+    """The public profile's global ID of the merchant ``merchant_id`` names."""
+    _, key = from_global_id(merchant_id)
+    return to_global_id("MerchantProfile", key)
 
 
 async def person(running: RunningApp, tenant: TenantRecord, email: str, role: str) -> Person:
@@ -166,6 +182,11 @@ async def test_apply_upload_submit_screen_approve(dialect: str, start_app: AppSt
         acme = await running.add_tenant("acme", "Acme Ltd")
         applicant = await person(running, acme, APPLICANT, "user")
         reviewer = await person(running, acme, "rita@acme.example", "operations_manager")
+        director = await person(running, acme, "dora@acme.example", "operations_director")
+        agreement = {"version": "2026-11", "title": "Cooperation", "body": "We agree."}
+        assert (await director.call(PUBLISH, input=agreement)) == {
+            "merchantAgreementPublish": {"errors": []}
+        }
 
         merchant_id = await apply(applicant, "Ada's Bakery", "HRB-1001")
         review = await screened(applicant, merchant_id)
@@ -183,6 +204,22 @@ async def test_apply_upload_submit_screen_approve(dialect: str, start_app: AppSt
             "USE_API",
         ]
         await delivered(running, "Acme Ltd: your merchant application was approved")
+
+        accepted = await applicant.call(ACCEPT, id=merchant_id, version="2026-11")
+        assert accepted["merchantAgreementAccept"] == {
+            "merchant": {
+                "status": "ACTIVE",
+                "capabilities": [
+                    "ACCEPT_ORDERS", "PUBLIC_PROFILE", "PUBLISH_LISTINGS", "RECEIVE_PAYOUTS",
+                    "USE_API",
+                ],
+            },
+            "errors": [],
+        }  # fmt: skip
+        public = await Person(running, None).call(PUBLIC)  # no token: the public
+        assert public["publicMerchants"]["nodes"] == [
+            {"id": profile_id(merchant_id), "name": "Ada's Bakery", "category": "food"}
+        ]
 
 
 async def test_information_asked_for_then_given(dialect: str, start_app: AppStarter) -> None:
