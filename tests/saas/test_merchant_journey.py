@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import email
 import json
+from collections.abc import AsyncIterator
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, NamedTuple
+
+import pytest
 
 from schema.core.nodes import from_global_id, to_global_id
 from tenants.records import TenantRecord
@@ -117,6 +120,25 @@ async def person(running: RunningApp, tenant: TenantRecord, email: str, role: st
     return Person(running, await token_for(tenant, user_id=user_id, scope="*"))
 
 
+class Cast(NamedTuple):
+    running: RunningApp
+    tenant: TenantRecord
+    applicant: Person
+    reviewer: Person
+
+
+@pytest.fixture
+async def cast(dialect: str, start_app: AppStarter) -> AsyncIterator[Cast]:
+    """The app with its worker pools, tenant Acme, an applicant and a reviewer."""
+    async with start_app(
+        dialect, SAAS_WORKER_POOLS=POOLS, SAAS_SCHEDULER="false", SAAS_RELAY_INTERVAL="0.05"
+    ) as running:
+        acme = await running.add_tenant("acme", "Acme Ltd")
+        applicant = await person(running, acme, APPLICANT, "user")
+        reviewer = await person(running, acme, "rita@acme.example", "operations_manager")
+        yield Cast(running, acme, applicant, reviewer)
+
+
 async def apply(applicant: Person, business_name: str, registration_number: str) -> str:
     """A complete application with its documents, submitted; its Merchant ID."""
     created = await applicant.call(CREATE, input={"businessName": business_name})
@@ -175,99 +197,84 @@ async def delivered(running: RunningApp, subject: str) -> None:
     assert subjects_to(running, APPLICANT) == [ACCOUNT_READY, subject]
 
 
-async def test_apply_upload_submit_screen_approve(dialect: str, start_app: AppStarter) -> None:
-    async with start_app(
-        dialect, SAAS_WORKER_POOLS=POOLS, SAAS_SCHEDULER="false", SAAS_RELAY_INTERVAL="0.05"
-    ) as running:
-        acme = await running.add_tenant("acme", "Acme Ltd")
-        applicant = await person(running, acme, APPLICANT, "user")
-        reviewer = await person(running, acme, "rita@acme.example", "operations_manager")
-        director = await person(running, acme, "dora@acme.example", "operations_director")
-        agreement = {"version": "2026-11", "title": "Cooperation", "body": "We agree."}
-        assert (await director.call(PUBLISH, input=agreement)) == {
-            "merchantAgreementPublish": {"errors": []}
-        }
+async def test_apply_upload_submit_screen_approve(cast: Cast) -> None:
+    running, acme, applicant, reviewer = cast
+    director = await person(running, acme, "dora@acme.example", "operations_director")
+    agreement = {"version": "2026-11", "title": "Cooperation", "body": "We agree."}
+    assert (await director.call(PUBLISH, input=agreement)) == {
+        "merchantAgreementPublish": {"errors": []}
+    }
 
-        merchant_id = await apply(applicant, "Ada's Bakery", "HRB-1001")
-        review = await screened(applicant, merchant_id)
-        assert (review["status"], review["riskLevel"]) == ("IN_REVIEW", "LOW")
+    merchant_id = await apply(applicant, "Ada's Bakery", "HRB-1001")
+    review = await screened(applicant, merchant_id)
+    assert (review["status"], review["riskLevel"]) == ("IN_REVIEW", "LOW")
 
-        await claimed(reviewer, merchant_id)
-        approved = await reviewer.call(APPROVE, id=merchant_id)
-        # The default standards charge no onboarding fee: straight on to the agreement.
-        assert approved["merchantApprove"] == {
-            "merchant": {"status": "AGREEMENT_PENDING"},
-            "errors": [],
-        }
-        assert (await applicant.status(merchant_id))["capabilities"] == [
-            "ACCEPT_AGREEMENT",
-            "USE_API",
-        ]
-        await delivered(running, "Acme Ltd: your merchant application was approved")
+    await claimed(reviewer, merchant_id)
+    approved = await reviewer.call(APPROVE, id=merchant_id)
+    # The default standards charge no onboarding fee: straight on to the agreement.
+    assert approved["merchantApprove"] == {
+        "merchant": {"status": "AGREEMENT_PENDING"},
+        "errors": [],
+    }
+    assert (await applicant.status(merchant_id))["capabilities"] == [
+        "ACCEPT_AGREEMENT",
+        "USE_API",
+    ]
+    await delivered(running, "Acme Ltd: your merchant application was approved")
 
-        accepted = await applicant.call(ACCEPT, id=merchant_id, version="2026-11")
-        assert accepted["merchantAgreementAccept"] == {
-            "merchant": {
-                "status": "ACTIVE",
-                "capabilities": [
-                    "ACCEPT_ORDERS", "PUBLIC_PROFILE", "PUBLISH_LISTINGS", "RECEIVE_PAYOUTS",
-                    "USE_API",
-                ],
-            },
-            "errors": [],
-        }  # fmt: skip
-        public = await Person(running, None).call(PUBLIC)  # no token: the public
-        assert public["publicMerchants"]["nodes"] == [
-            {"id": profile_id(merchant_id), "name": "Ada's Bakery", "category": "food"}
-        ]
+    accepted = await applicant.call(ACCEPT, id=merchant_id, version="2026-11")
+    assert accepted["merchantAgreementAccept"] == {
+        "merchant": {
+            "status": "ACTIVE",
+            "capabilities": [
+                "ACCEPT_ORDERS", "PUBLIC_PROFILE", "PUBLISH_LISTINGS", "RECEIVE_PAYOUTS",
+                "USE_API",
+            ],
+        },
+        "errors": [],
+    }  # fmt: skip
+    public = await Person(running, None).call(PUBLIC)  # no token: the public
+    assert public["publicMerchants"]["nodes"] == [
+        {"id": profile_id(merchant_id), "name": "Ada's Bakery", "category": "food"}
+    ]
 
 
-async def test_information_asked_for_then_given(dialect: str, start_app: AppStarter) -> None:
-    async with start_app(
-        dialect, SAAS_WORKER_POOLS=POOLS, SAAS_SCHEDULER="false", SAAS_RELAY_INTERVAL="0.05"
-    ) as running:
-        acme = await running.add_tenant("acme", "Acme Ltd")
-        applicant = await person(running, acme, APPLICANT, "user")
-        reviewer = await person(running, acme, "rita@acme.example", "operations_manager")
-        merchant_id = await apply(applicant, "Ada's Bakery", "HRB-1002")
-        await screened(applicant, merchant_id)
-        await claimed(reviewer, merchant_id)
+async def test_information_asked_for_then_given(cast: Cast) -> None:
+    running, _, applicant, reviewer = cast
+    merchant_id = await apply(applicant, "Ada's Bakery", "HRB-1002")
+    await screened(applicant, merchant_id)
+    await claimed(reviewer, merchant_id)
 
-        item = {"item": "website", "message": "Add the shop's website."}
-        asked = await reviewer.call(REQUEST, id=merchant_id, items=[item])
-        assert asked["merchantRequestInformation"]["merchant"] == {"status": "NEEDS_INFORMATION"}
-        waiting = await applicant.status(merchant_id)
-        assert (waiting["requestedItems"], waiting["capabilities"]) == (
-            [item],
-            ["EDIT_APPLICATION"],
-        )
+    item = {"item": "website", "message": "Add the shop's website."}
+    asked = await reviewer.call(REQUEST, id=merchant_id, items=[item])
+    assert asked["merchantRequestInformation"]["merchant"] == {"status": "NEEDS_INFORMATION"}
+    waiting = await applicant.status(merchant_id)
+    assert (waiting["requestedItems"], waiting["capabilities"]) == (
+        [item],
+        ["EDIT_APPLICATION"],
+    )
 
-        website = {"website": "https://bakery.example/shop"}
-        await applicant.call(UPDATE, id=merchant_id, input=website)
-        resubmitted = await applicant.call(SUBMIT, id=merchant_id)
-        assert resubmitted["merchantApplicationSubmit"]["merchant"] == {"status": "SUBMITTED"}
-        again = await screened(applicant, merchant_id)
-        assert (again["status"], again["requestedItems"]) == ("IN_REVIEW", [])
-        await delivered(running, "Acme Ltd: your merchant application needs more information")
+    website = {"website": "https://bakery.example/shop"}
+    await applicant.call(UPDATE, id=merchant_id, input=website)
+    resubmitted = await applicant.call(SUBMIT, id=merchant_id)
+    assert resubmitted["merchantApplicationSubmit"]["merchant"] == {"status": "SUBMITTED"}
+    again = await screened(applicant, merchant_id)
+    assert (again["status"], again["requestedItems"]) == ("IN_REVIEW", [])
+    await delivered(running, "Acme Ltd: your merchant application needs more information")
 
 
-async def test_rejected_then_reopened(dialect: str, start_app: AppStarter) -> None:
-    async with start_app(
-        dialect, SAAS_WORKER_POOLS=POOLS, SAAS_SCHEDULER="false", SAAS_RELAY_INTERVAL="0.05"
-    ) as running:
-        acme = await running.add_tenant("acme", "Acme Ltd")
-        applicant = await person(running, acme, APPLICANT, "user")
-        reviewer = await person(running, acme, "rita@acme.example", "operations_manager")
-        merchant_id = await apply(applicant, "Ada's Bakery", "HRB-1003")
-        await screened(applicant, merchant_id)
-        await claimed(reviewer, merchant_id)
+async def test_rejected_then_reopened(cast: Cast) -> None:
+    running, _, applicant, reviewer = cast
+    merchant_id = await apply(applicant, "Ada's Bakery", "HRB-1003")
+    await screened(applicant, merchant_id)
+    await claimed(reviewer, merchant_id)
 
-        rejected = await reviewer.call(REJECT, id=merchant_id, reasons=["Outside our market."])
-        assert rejected["merchantReject"]["merchant"] == {"status": "REJECTED"}
-        assert (await applicant.status(merchant_id))["capabilities"] == []
-        reopened = await applicant.call(REOPEN, id=merchant_id)
-        assert reopened["merchantApplicationReopen"] == {
-            "merchant": {"status": "DRAFT"},
-            "errors": [],
-        }
-        await delivered(running, "Acme Ltd: your merchant application was not accepted")
+    rejected = await reviewer.call(REJECT, id=merchant_id, reasons=["Outside our market."])
+    assert rejected["merchantReject"]["merchant"] == {"status": "REJECTED"}
+    assert (await applicant.status(merchant_id))["capabilities"] == []
+    reopened = await applicant.call(REOPEN, id=merchant_id)
+    assert reopened["merchantApplicationReopen"] == {
+        "merchant": {"status": "DRAFT"},
+        "errors": [],
+    }
+    await delivered(running, "Acme Ltd: your merchant application was not accepted")
