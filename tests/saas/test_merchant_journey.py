@@ -207,7 +207,12 @@ async def test_apply_upload_submit_screen_approve(cast: Cast) -> None:
 
     merchant_id = await apply(applicant, "Ada's Bakery", "HRB-1001")
     review = await screened(applicant, merchant_id)
-    assert (review["status"], review["riskLevel"]) == ("IN_REVIEW", "LOW")
+    # The risk level is the tenant's assessment: the reviewer sees it, the applicant not.
+    assert (review["status"], review["riskLevel"]) == ("IN_REVIEW", None)
+    queue = await reviewer.call(QUEUE)
+    assert queue["merchantReviewQueue"]["nodes"] == [
+        {"id": merchant_id, "businessName": "Ada's Bakery", "riskLevel": "LOW"}
+    ]
 
     await claimed(reviewer, merchant_id)
     approved = await reviewer.call(APPROVE, id=merchant_id)

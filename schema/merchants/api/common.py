@@ -50,6 +50,17 @@ def may_see(principal: Principal, merchant: Merchant) -> bool:
     )
 
 
+def tenant_side(principal: Principal, merchant: Merchant) -> bool:
+    """Whether the principal sees ``merchant`` as the tenant's staff (a grant not limited
+    to some merchants), not as its owner or its own staff. The tenant's assessment (the
+    risk level, who reviewed it) is for the tenant's side alone."""
+    grants = principal.grants
+    return merchant.status is not MerchantStatus.DRAFT and any(
+        grants.allows(p) and grants.merchants(p) is None
+        for p in (MERCHANTS_READ, *ACTING_PERMISSIONS)
+    )
+
+
 async def _visible(principal: Principal, global_id: str, field: str) -> Merchant:
     row_id = row_id_of(global_id, "Merchant")
     merchant = await Merchant.get_or_none(id=row_id) if row_id is not None else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import strawberry
@@ -16,7 +16,7 @@ from schema.core.permissions import principal_of
 from schema.files.links import download_url
 from schema.files.models import StoredFile
 from schema.merchants.api import related
-from schema.merchants.api.common import may_see
+from schema.merchants.api.common import may_see, tenant_side
 from schema.merchants.api.findings import ScreeningFindingType, findings_of
 from schema.merchants.models import (
     DocumentKind,
@@ -78,22 +78,37 @@ class MerchantEventType:
     )
     from_status: MerchantStatus | None = strawberry.field(description="Null: no change.")
     to_status: MerchantStatus | None
-    actor: str = strawberry.field(description="Who: user:12, client:abc, job:merchants.screen.")
+    actor: str | None = strawberry.field(
+        description="Who: user:12, client:abc, job:merchants.screen; on the merchant's side "
+        "null unless it was you."
+    )
     reason: str | None
     details: JSON
     created_at: datetime
 
     @classmethod
-    def from_model(cls, row: MerchantEvent) -> MerchantEventType:
+    def from_model(
+        cls, row: MerchantEvent, *, merchant_side_viewer: str | None = None
+    ) -> MerchantEventType:
+        """``merchant_side_viewer``: the subject of a viewer on the merchant's side, who
+        sees only their own name and not the tenant's assessment."""
+        details, actor = row.details, row.actor
+        if merchant_side_viewer is not None:
+            details = {k: v for k, v in details.items() if k not in TENANT_ONLY_DETAILS}
+            actor = actor if actor == merchant_side_viewer else None
         return cls(
             action=row.action,
             from_status=MerchantStatus(row.from_status) if row.from_status else None,
             to_status=MerchantStatus(row.to_status) if row.to_status else None,
-            actor=row.actor,
+            actor=actor,
             reason=row.reason,
-            details=row.details,
+            details=details,
             created_at=row.created_at,
         )
+
+
+# Details of history events that are the tenant's assessment, not the merchant's business.
+TENANT_ONLY_DETAILS = frozenset({"risk_level", "owner_user_id", "until"})
 
 
 @strawberry.type(name="MerchantDocument", description="A merchant's supporting document.")
@@ -186,12 +201,7 @@ class MerchantNode(Node):
         description="The onboarding standards version of the latest submission."
     )
     submission_count: int
-    risk_level: RiskLevel | None
     requested_items: list[RequestedItem]
-    claimed_by_user_id: strawberry.ID | None = strawberry.field(
-        description="The reviewer holding the application (a User ID), while the claim lasts."
-    )
-    claim_expires_at: datetime | None
     fee_paid_at: datetime | None
     created_at: datetime
     updated_at: datetime
@@ -210,20 +220,56 @@ class MerchantNode(Node):
     def allowed_actions(self) -> list[Action]:
         return allowed_actions(self.status)
 
-    @strawberry.field(description="Who did what to it, when and why; newest first.")
+    @strawberry.field(
+        description="The automated review's risk level; null on the merchant's side "
+        "(its owner and staff)."
+    )
+    def risk_level(self, info: strawberry.Info) -> RiskLevel | None:
+        return self.model.risk_level if self._tenant_side(info) else None
+
+    @strawberry.field(
+        description="The reviewer holding the application (a User ID) while the claim "
+        "lasts; null on the merchant's side."
+    )
+    def claimed_by_user_id(self, info: strawberry.Info) -> strawberry.ID | None:
+        if self._claim_until(info) is None or self.model.claimed_by_user_id is None:
+            return None
+        return to_global_id("User", self.model.claimed_by_user_id)
+
+    @strawberry.field(description="Until when the claim lasts; null on the merchant's side.")
+    def claim_expires_at(self, info: strawberry.Info) -> datetime | None:
+        return self._claim_until(info)
+
+    def _claim_until(self, info: strawberry.Info) -> datetime | None:
+        until = self.model.claim_expires_at
+        if until is None or until <= datetime.now(UTC) or not self._tenant_side(info):
+            return None
+        return until
+
+    @strawberry.field(
+        description="Who did what to it, when and why; newest first. On the merchant's "
+        "side, the tenant's staff are not named (actor null) and the tenant's assessment "
+        "is left out of the details."
+    )
     async def history(
         self,
+        info: strawberry.Info,
         first: int | None = None,
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[MerchantEventType]:
+        principal = principal_of(info.context)
+        viewer = None if self._tenant_side(info) else principal.subject
         return await paginate(
             MerchantEvent.filter(merchant_id=self.model.id),
             PageRequest(first=first, after=after, last=last, before=before),
-            MerchantEventType.from_model,
+            lambda row: MerchantEventType.from_model(row, merchant_side_viewer=viewer),
             newest_first=True,
         )
+
+    def _tenant_side(self, info: strawberry.Info) -> bool:
+        return tenant_side(principal_of(info.context), self.model)
 
     @strawberry.field(description="Its logo: a public link that does not expire; null without one.")
     async def logo_url(self, info: strawberry.Info) -> str | None:
@@ -266,9 +312,6 @@ class MerchantNode(Node):
 
     @classmethod
     def from_model(cls, row: Merchant) -> MerchantNode:
-        claimed = row.claim_expires_at is not None and row.claim_expires_at > datetime.now(
-            row.claim_expires_at.tzinfo
-        )
         return cls(
             id=to_global_id("Merchant", row.id),
             status=row.status,
@@ -293,14 +336,7 @@ class MerchantNode(Node):
             owner_user_id=to_global_id("User", row.owner_user_id),
             standard_version=row.standard_version,
             submission_count=row.submission_count,
-            risk_level=row.risk_level,
             requested_items=[RequestedItem(**item) for item in row.requested_items],
-            claimed_by_user_id=(
-                to_global_id("User", row.claimed_by_user_id)
-                if claimed and row.claimed_by_user_id is not None
-                else None
-            ),
-            claim_expires_at=row.claim_expires_at if claimed else None,
             fee_paid_at=row.fee_paid_at,
             created_at=row.created_at,
             updated_at=row.updated_at,

@@ -441,7 +441,15 @@ async def withdraw(merchant: Merchant, reason: str, actor: Principal) -> Merchan
     reason = clean_reason(reason, errors) or ""
     raise_if_any(errors)
     async with in_transaction(TENANT_ALIAS):
-        return await transition(merchant, Action.WITHDRAW, actor, reason=reason)
+        # A reviewer's claim ends with the application.
+        return await transition(
+            merchant,
+            Action.WITHDRAW,
+            actor,
+            reason=reason,
+            claimed_by_user_id=None,
+            claim_expires_at=None,
+        )
 
 
 async def reopen(merchant: Merchant, actor: Principal) -> Merchant:
