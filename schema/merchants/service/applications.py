@@ -38,6 +38,7 @@ from schema.merchants.models import (
     MerchantField,
     OnboardingStandard,
 )
+from schema.merchants.patterns import matches
 from schema.merchants.service.bank_details import BankDetails, clean_bank_details, seal
 from schema.merchants.service.lifecycle import (
     cannot,
@@ -361,7 +362,7 @@ def _field_errors(merchant: Merchant, standard: OnboardingStandard) -> list[Fiel
         if field.value in standard.required_fields and not _has(merchant, field)
     ]
     number = merchant.registration_number
-    if number and not re.fullmatch(standard.registration_number_pattern, number):
+    if number and not matches(standard.registration_number_pattern, number):
         errors.append(
             FieldError(
                 input_path(MerchantField.REGISTRATION_NUMBER),

@@ -20,7 +20,6 @@ and check) in the same transaction as the transition.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -44,6 +43,7 @@ from schema.merchants.models import (
     ScreeningFinding,
     WatchListEntry,
 )
+from schema.merchants.patterns import matches
 from schema.merchants.service import watchlist
 from schema.merchants.service.bank_details import BankDetails, open_bank_details
 from schema.merchants.service.lifecycle import transition
@@ -185,7 +185,7 @@ def documents_not_expiring(facts: Facts) -> Result:
 def registration_number_format(facts: Facts) -> Result:
     value = facts.merchant.registration_number
     pattern = facts.standard.registration_number_pattern
-    well_formed = value is not None and re.fullmatch(pattern, value) is not None
+    well_formed = value is not None and matches(pattern, value)
     evidence = {"value": value, "pattern": pattern, "well_formed": well_formed}
     message = "give the business's registration number as the register issued it"
     request = () if well_formed else (_request("registration_number", message),)

@@ -7,7 +7,6 @@ decision can always be read against the rules it was made under.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -30,6 +29,7 @@ from schema.merchants.models import (
     MerchantField,
     OnboardingStandard,
 )
+from schema.merchants.patterns import PatternError, compiled
 from tenants.backends import TENANT_ALIAS
 
 # What the file store can check by content; a tenant picks among these.
@@ -138,9 +138,9 @@ def _clean_pattern(raw: str, errors: list[FieldError]) -> str:
         errors.append(FieldError(field, Code.TOO_LONG, f"at most {MAX_PATTERN_LENGTH} characters"))
     else:
         try:
-            re.compile(raw)
-        except re.error as exc:
-            errors.append(FieldError(field, Code.INVALID, f"not a regular expression: {exc}"))
+            compiled(raw)
+        except PatternError as exc:
+            errors.append(FieldError(field, Code.INVALID, f"not a pattern RE2 accepts: {exc}"))
     return raw
 
 
