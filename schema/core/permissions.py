@@ -45,6 +45,20 @@ def ensure_permission(context: Any, permission: str, merchant_id: int | None = N
     return principal
 
 
+def ensure_tenant_wide(context: Any, permission: str) -> Principal:
+    """The principal, when it holds ``permission`` for the whole tenant: what configures
+    the tenant (its standards, watch lists, agreements) is never in reach of a grant
+    limited to some merchants."""
+    principal = ensure_permission(context, permission)
+    if principal.grants.merchants(permission) is not None:
+        raise PublicError(
+            f"this needs the {permission!r} permission for the whole tenant, "
+            "not only for some merchants",
+            ErrorCode.FORBIDDEN,
+        )
+    return principal
+
+
 class Public(BasePermission):
     message = "public"
 
@@ -68,8 +82,26 @@ class _Requires(BasePermission):
         return True
 
 
+class _RequiresTenantWide(_Requires):
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        ensure_tenant_wide(info.context, self.permission)
+        return True
+
+
 def requires(permission: str) -> type[BasePermission]:
     return type(f"Requires[{permission}]", (_Requires,), {"permission": permission})
+
+
+def requires_tenant_wide(permission: str) -> type[BasePermission]:
+    """``requires`` for the whole tenant (``ensure_tenant_wide``)."""
+    return type(
+        f"RequiresTenantWide[{permission}]", (_RequiresTenantWide,), {"permission": permission}
+    )
+
+
+def declared_tenant_wide(permission_classes: list[type[BasePermission]]) -> bool:
+    """Whether a field needs its permission for the whole tenant."""
+    return any(issubclass(cls, _RequiresTenantWide) for cls in permission_classes)
 
 
 def declared_permission(permission_classes: list[type[BasePermission]]) -> str | None:

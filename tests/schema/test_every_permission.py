@@ -27,7 +27,7 @@ from tortoise import Tortoise
 from schema.audit.models import AuditRecord
 from schema.core.engine import GraphQLEngine, GraphQLRequest
 from schema.core.limits import QueryLimits
-from schema.core.permissions import declared_permission
+from schema.core.permissions import declared_permission, declared_tenant_wide
 from schema.root import build_schema
 from tenants.records import TenantRecord
 from tenants.scope import tenant_scope
@@ -62,7 +62,20 @@ def declared_fields() -> list[tuple[str, str, str]]:
     return found
 
 
+def tenant_wide_fields() -> list[tuple[str, str, str]]:
+    """The declared fields that need their permission for the whole tenant."""
+    found = []
+    for operation, root in (("query", SCHEMA.query), ("mutation", SCHEMA.mutation)):
+        definition = SCHEMA.get_type_by_name(root.__strawberry_definition__.name) if root else None
+        for field in definition.fields if definition else ():
+            if declared_tenant_wide(field.permission_classes):
+                name = SCHEMA.config.name_converter.get_graphql_name(field)
+                found.append((operation, name, declared_permission(field.permission_classes)))
+    return found
+
+
 FIELDS = declared_fields()
+TENANT_WIDE = tenant_wide_fields()
 EVERY_PERMISSION = sorted({permission for _, _, permission in FIELDS})
 
 
@@ -122,9 +135,15 @@ async def snapshot() -> dict[str, list[dict[str, Any]]]:
     return rows
 
 
-async def run(tenant: TenantRecord, operation: str, name: str, permissions: list[str]) -> Any:
+async def run(
+    tenant: TenantRecord,
+    operation: str,
+    name: str,
+    permissions: list[str],
+    merchant_id: int | None = None,
+) -> Any:
     engine = GraphQLEngine(SCHEMA, QueryLimits(), introspection=True)
-    context = context_for(tenant, user_with(*permissions))
+    context = context_for(tenant, user_with(*permissions, merchant_id=merchant_id))
     async with tenant_scope(tenant):
         response = await engine.run(request_for(operation, name), context)
     return response.payload
@@ -158,3 +177,22 @@ async def test_allowed_with_just_the_permission(
     payload = await run(acme, operation, name, [permission])
     codes = {error["extensions"]["code"] for error in payload.get("errors", [])}
     assert not codes & {"FORBIDDEN", "UNAUTHENTICATED"}, payload
+
+
+def test_the_walk_finds_the_tenant_wide_fields() -> None:
+    assert ("mutation", "merchantOnboardingStandardsUpdate", "merchants:configure") in TENANT_WIDE
+
+
+@pytest.mark.parametrize(
+    ("operation", "name", "permission"), TENANT_WIDE, ids=[f[1] for f in TENANT_WIDE]
+)
+async def test_a_grant_limited_to_a_merchant_is_not_enough(
+    acme: TenantRecord, operation: str, name: str, permission: str
+) -> None:
+    """What configures the tenant is out of reach of a grant limited to some merchants."""
+    async with tenant_scope(acme):
+        before = await snapshot()
+    payload = await run(acme, operation, name, [permission], merchant_id=5)
+    assert [error["extensions"]["code"] for error in payload["errors"]] == ["FORBIDDEN"]
+    async with tenant_scope(acme):
+        assert await snapshot() == before

@@ -18,7 +18,13 @@ import strawberry
 from schema.core.mutations import mutation_types
 from schema.core.nodes import Node, register_node, row_id, to_global_id
 from schema.core.pagination import Connection, PageRequest, paginate
-from schema.core.permissions import authenticated, ensure_authenticated, principal_of, requires
+from schema.core.permissions import (
+    authenticated,
+    ensure_authenticated,
+    principal_of,
+    requires,
+    requires_tenant_wide,
+)
 from schema.idempotency.api import CODES as IDEMPOTENCY_CODES
 from schema.idempotency.api import IdempotencyKeyArgument, idempotent, rows_of
 from schema.merchants.api.common import MERCHANTS_CONFIGURE, MERCHANTS_READ, owned_merchant
@@ -141,7 +147,7 @@ class AgreementsQuery:
 @strawberry.type
 class AgreementsMutation:
     @strawberry.mutation(
-        permission_classes=[requires(MERCHANTS_CONFIGURE)],
+        permission_classes=[requires_tenant_wide(MERCHANTS_CONFIGURE)],
         description="Publish a new agreement version; it is current from now on. With a "
         "re-acceptance deadline, the owners of trading merchants are mailed, and those "
         "that have not accepted it by then stop trading until they do.",

@@ -11,7 +11,7 @@ import strawberry
 from schema.core.money import Money, MoneyInput
 from schema.core.mutations import mutation_types
 from schema.core.pagination import Connection, PageRequest, paginate
-from schema.core.permissions import principal_of, public, requires
+from schema.core.permissions import principal_of, public, requires_tenant_wide
 from schema.merchants.api.common import MERCHANTS_CONFIGURE
 from schema.merchants.errors import Code
 from schema.merchants.models import DocumentKind, MerchantField, OnboardingStandard
@@ -182,7 +182,7 @@ class StandardsQuery:
         return await StandardsType.current()
 
     @strawberry.field(
-        permission_classes=[requires(MERCHANTS_CONFIGURE)],
+        permission_classes=[requires_tenant_wide(MERCHANTS_CONFIGURE)],
         description="Every version of the onboarding standards, newest first.",
     )
     async def merchant_onboarding_standards_history(
@@ -203,7 +203,7 @@ class StandardsQuery:
 @strawberry.type
 class StandardsMutation:
     @strawberry.mutation(
-        permission_classes=[requires(MERCHANTS_CONFIGURE)],
+        permission_classes=[requires_tenant_wide(MERCHANTS_CONFIGURE)],
         description="Change the onboarding standards: writes the next version. Applications "
         "are checked against the version in force when they are submitted.",
     )

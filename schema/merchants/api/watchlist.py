@@ -11,7 +11,7 @@ import strawberry
 from schema.core.mutations import mutation_types
 from schema.core.nodes import Node, register_node, row_id, row_id_of, to_global_id
 from schema.core.pagination import Connection, PageRequest, paginate
-from schema.core.permissions import ensure_permission, principal_of, requires
+from schema.core.permissions import ensure_tenant_wide, principal_of, requires_tenant_wide
 from schema.merchants.api.common import MERCHANTS_CONFIGURE
 from schema.merchants.errors import Code
 from schema.merchants.models import WatchListEntry, WatchListKind
@@ -55,7 +55,7 @@ class WatchListEntryNode(Node):
 
 
 async def _fetch_entry(key: str, context: Any) -> WatchListEntryNode | None:
-    ensure_permission(context, MERCHANTS_CONFIGURE)
+    ensure_tenant_wide(context, MERCHANTS_CONFIGURE)
     entry_id = row_id(key)
     row = await WatchListEntry.get_or_none(id=entry_id) if entry_id else None
     return WatchListEntryNode.from_model(row) if row else None
@@ -93,7 +93,7 @@ async def _entry_result(row: WatchListEntry) -> dict[str, Any]:
 @strawberry.type
 class WatchListQuery:
     @strawberry.field(
-        permission_classes=[requires(MERCHANTS_CONFIGURE)],
+        permission_classes=[requires_tenant_wide(MERCHANTS_CONFIGURE)],
         description="The watch list, newest first.",
     )
     async def merchant_watch_list(
@@ -113,7 +113,7 @@ class WatchListQuery:
 @strawberry.type
 class WatchListMutation:
     @strawberry.mutation(
-        permission_classes=[requires(MERCHANTS_CONFIGURE)],
+        permission_classes=[requires_tenant_wide(MERCHANTS_CONFIGURE)],
         description="Put a value on the watch list (stored normalized).",
     )
     async def merchant_watch_list_entry_add(
@@ -125,7 +125,7 @@ class WatchListMutation:
         return await ADD.run(call, _entry_result)
 
     @strawberry.mutation(
-        permission_classes=[requires(MERCHANTS_CONFIGURE)],
+        permission_classes=[requires_tenant_wide(MERCHANTS_CONFIGURE)],
         description="Take an entry off the watch list; applications already screened keep "
         "their findings.",
     )
