@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any, NamedTuple
 
@@ -173,9 +174,16 @@ Authenticate = Callable[[TenantRecord, str | None], Awaitable[Principal]]
 
 def client_address(scope: Scope) -> str | None:
     """The peer's address; behind a proxy, uvicorn's proxy-headers handling puts the
-    forwarded client here (only for the proxies ``--forwarded-allow-ips`` trusts)."""
+    forwarded client here (only for the proxies ``--forwarded-allow-ips`` trusts). What
+    is not an IP address (a proxy's odd header, a test client's name) is not one: None,
+    so that records keeping the address never store whatever a header said."""
     client = scope.get("client")
-    return client[0] if client else None
+    if not client:
+        return None
+    try:
+        return str(ipaddress.ip_address(client[0]))
+    except ValueError:
+        return None
 
 
 async def anonymous(tenant: TenantRecord, authorization: str | None) -> Principal:

@@ -19,9 +19,14 @@ HISTORY = "query { settingsHistory(first: 1) { edges { cursor } } }"
 ADMIN = system_principal("test")
 
 
-async def add_user(tenant: TenantRecord, email: str, role: str | None) -> int:
+async def add_user(
+    tenant: TenantRecord,
+    email: str,
+    role: str | None,
+    user_type: UserType = UserType.TENANT_STAFF,
+) -> int:
     async with tenant_scope(tenant):
-        user = await create_user(email, "Test User", user_type=UserType.TENANT_STAFF)
+        user = await create_user(email, "Test User", user_type=user_type)
         if role is not None:
             await assign_role(user.id, role)
         return user.id

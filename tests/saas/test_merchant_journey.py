@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 import pytest
 
 from schema.core.nodes import from_global_id, to_global_id
+from schema.identity.models import UserType
 from tenants.records import TenantRecord
 from tests.saas.harness import AppStarter, RunningApp
 from tests.saas.test_auth import add_user, bearer, token_for
@@ -115,8 +116,14 @@ def profile_id(merchant_id: str) -> str:
     return to_global_id("MerchantProfile", key)
 
 
-async def person(running: RunningApp, tenant: TenantRecord, email: str, role: str) -> Person:
-    user_id = await add_user(tenant, email, role)
+async def person(
+    running: RunningApp,
+    tenant: TenantRecord,
+    email: str,
+    role: str,
+    user_type: UserType = UserType.TENANT_STAFF,
+) -> Person:
+    user_id = await add_user(tenant, email, role, user_type)
     return Person(running, await token_for(tenant, user_id=user_id, scope="*"))
 
 
@@ -134,7 +141,7 @@ async def cast(dialect: str, start_app: AppStarter) -> AsyncIterator[Cast]:
         dialect, SAAS_WORKER_POOLS=POOLS, SAAS_SCHEDULER="false", SAAS_RELAY_INTERVAL="0.05"
     ) as running:
         acme = await running.add_tenant("acme", "Acme Ltd")
-        applicant = await person(running, acme, APPLICANT, "user")
+        applicant = await person(running, acme, APPLICANT, "user", UserType.USER)
         reviewer = await person(running, acme, "rita@acme.example", "operations_manager")
         yield Cast(running, acme, applicant, reviewer)
 

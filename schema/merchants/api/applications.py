@@ -192,7 +192,7 @@ async def _own_query(principal: Principal) -> QuerySet[Merchant]:
     mine = Q(owner_user_id=principal.user_id)
     user = await User.get_or_none(id=principal.user_id).only("id", "merchant_id")
     if user is not None and user.merchant_id is not None:
-        mine |= Q(id=user.merchant_id) & ~Q(status=MerchantStatus.DRAFT)
+        mine |= Q(id=user.merchant_id, submitted_at__isnull=False) & ~Q(status=MerchantStatus.DRAFT)
     return Merchant.filter(mine)
 
 
@@ -214,7 +214,10 @@ class ApplicationsQuery:
     ) -> Connection[MerchantNode]:
         principal = principal_of(info.context)
         query = limit_to_merchants(
-            Merchant.exclude(status=MerchantStatus.DRAFT), principal, MERCHANTS_READ, field="id"
+            Merchant.exclude(status=MerchantStatus.DRAFT).filter(submitted_at__isnull=False),
+            principal,
+            MERCHANTS_READ,
+            field="id",
         )
         if filter is not None:
             query = _filtered(query, filter)

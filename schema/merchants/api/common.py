@@ -34,10 +34,17 @@ def is_owner(principal: Principal, merchant: Merchant) -> bool:
     return principal.user_id is not None and principal.user_id == merchant.owner_user_id
 
 
+def reached_tenant(merchant: Merchant) -> bool:
+    """Whether the application was ever submitted: until then (a draft, or a draft
+    withdrawn unsubmitted) it is the applicant's alone."""
+    return merchant.status is not MerchantStatus.DRAFT and merchant.submitted_at is not None
+
+
 def granted(principal: Principal, merchant: Merchant, permission: str) -> bool:
-    """Whether the principal's ``permission`` covers ``merchant`` (never a draft)."""
+    """Whether the principal's ``permission`` covers ``merchant`` (never one that has not
+    reached the tenant)."""
     return (
-        merchant.status is not MerchantStatus.DRAFT
+        reached_tenant(merchant)
         and principal.grants.allows(permission)
         and covers(principal, permission, merchant.id)
     )
@@ -55,9 +62,20 @@ def tenant_side(principal: Principal, merchant: Merchant) -> bool:
     to some merchants), not as its owner or its own staff. The tenant's assessment (the
     risk level, who reviewed it) is for the tenant's side alone."""
     grants = principal.grants
-    return merchant.status is not MerchantStatus.DRAFT and any(
+    return reached_tenant(merchant) and any(
         grants.allows(p) and grants.merchants(p) is None
         for p in (MERCHANTS_READ, *ACTING_PERMISSIONS)
+    )
+
+
+def may_download(principal: Principal, merchant: Merchant) -> bool:
+    """Whether the principal gets links to the merchant's documents (the legal
+    representative's identity, the bank account proof): its owner, whoever manages it, and
+    the tenant's side; not every member of its staff."""
+    return (
+        is_owner(principal, merchant)
+        or granted(principal, merchant, MERCHANTS_MANAGE)
+        or tenant_side(principal, merchant)
     )
 
 

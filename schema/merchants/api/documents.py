@@ -15,7 +15,7 @@ from schema.core.permissions import authenticated, ensure_authenticated, princip
 from schema.core.principal import Principal
 from schema.files.api import Upload
 from schema.files.checks import UPLOAD_CODES
-from schema.merchants.api.common import is_owner, managed_merchant, may_see
+from schema.merchants.api.common import is_owner, managed_merchant, may_download, may_see
 from schema.merchants.api.types import MerchantDocumentNode, MerchantNode, merchant_result
 from schema.merchants.errors import Code
 from schema.merchants.models import DocumentKind, Merchant, MerchantDocument
@@ -63,7 +63,8 @@ async def _fetch_document(key: str, context: Any) -> MerchantDocumentNode | None
     )
     if document is None or not may_see(principal, document.merchant):
         return None
-    return MerchantDocumentNode.from_model(document, downloadable=True)
+    downloadable = may_download(principal, document.merchant)
+    return MerchantDocumentNode.from_model(document, downloadable=downloadable)
 
 
 register_node("MerchantDocument", _fetch_document)

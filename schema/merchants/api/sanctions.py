@@ -17,6 +17,7 @@ from typing import Any
 
 import strawberry
 
+from schema.core.errors import fail
 from schema.core.mutations import mutation_types
 from schema.core.nodes import register_node, row_id_of
 from schema.core.pagination import Connection, PageRequest, paginate
@@ -27,9 +28,11 @@ from schema.idempotency.api import IdempotencyKeyArgument, idempotent, rows_of
 from schema.merchants.api.common import (
     MERCHANTS_REVIEW,
     MERCHANTS_SANCTION,
+    is_owner,
     managed_merchant,
     may_see,
     merchant_for,
+    tenant_side,
 )
 from schema.merchants.api.related import (
     AppealNode,
@@ -56,7 +59,14 @@ LIFT = mutation_types(
 OFFBOARD = mutation_types("merchantOffboardComplete", _MOVE, merchant=MerchantNode)
 APPEAL = mutation_types(
     "merchantSanctionAppeal",
-    (*_TEXT, Code.NOT_FOUND, Code.NOT_IN_FORCE, Code.ALREADY_APPEALED, *IDEMPOTENCY_CODES),
+    (
+        *_TEXT,
+        Code.NOT_FOUND,
+        Code.NOT_OWNER,
+        Code.NOT_IN_FORCE,
+        Code.ALREADY_APPEALED,
+        *IDEMPOTENCY_CODES,
+    ),
     appeal=AppealNode,
 )
 DECIDE = mutation_types(
@@ -243,6 +253,9 @@ class SanctionsMutation:
                 Sanction, "MerchantSanction", sanction_id, "sanction_id",
                 lambda gid: managed_merchant(principal, gid, field="sanction_id"),
             )  # fmt: skip
+            if tenant_side(principal, merchant) and not is_owner(principal, merchant):
+                # The one appeal is the merchant's to make, not its tenant's staff's.
+                raise fail("sanction_id", Code.NOT_OWNER, "only the merchant's side appeals")
             return await sanctions.appeal(principal, merchant, row, statement)
 
         request = {"sanction_id": sanction_id, "statement": statement}

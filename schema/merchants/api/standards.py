@@ -12,7 +12,7 @@ from schema.core.money import Money, MoneyInput
 from schema.core.mutations import mutation_types
 from schema.core.pagination import Connection, PageRequest, paginate
 from schema.core.permissions import principal_of, public, requires_tenant_wide
-from schema.merchants.api.common import MERCHANTS_CONFIGURE
+from schema.merchants.api.common import MERCHANTS_CONFIGURE, MERCHANTS_REVIEW
 from schema.merchants.errors import Code
 from schema.merchants.models import DocumentKind, MerchantField, OnboardingStandard
 from schema.merchants.service.standards import (
@@ -58,9 +58,7 @@ class StandardsVersionType:
     )
     max_file_bytes: int
     categories: list[str] = strawberry.field(description="Empty: any category.")
-    restricted_categories: list[str] = strawberry.field(
-        description="Categories whose applications get a closer review."
-    )
+    restricted: strawberry.Private[list[str]]
     registration_number_pattern: str = strawberry.field(
         description="A regular expression registration numbers must match entirely "
         "(upper case, without spaces)."
@@ -68,6 +66,19 @@ class StandardsVersionType:
     fee: Money | None = strawberry.field(description="The onboarding fee; null: none.")
     reason: str | None = strawberry.field(description="Why this version was written.")
     created_at: datetime
+
+    @strawberry.field(
+        description="Categories whose applications get a closer review: the tenant's "
+        "assessment, shown to holders of merchants:configure or merchants:review for the "
+        "whole tenant; null to others."
+    )
+    def restricted_categories(self, info: strawberry.Info) -> list[str] | None:
+        grants = principal_of(info.context).grants
+        tenant_side = any(
+            grants.allows(p) and grants.merchants(p) is None
+            for p in (MERCHANTS_CONFIGURE, MERCHANTS_REVIEW)
+        )
+        return self.restricted if tenant_side else None
 
     @classmethod
     def values_of(cls, row: OnboardingStandard) -> dict[str, Any]:
@@ -86,7 +97,7 @@ class StandardsVersionType:
             "accepted_types": row.accepted_types,
             "max_file_bytes": row.max_file_bytes,
             "categories": row.categories,
-            "restricted_categories": row.restricted_categories,
+            "restricted": row.restricted_categories,
             "registration_number_pattern": row.registration_number_pattern,
             "fee": fee,
             "reason": row.reason,

@@ -16,7 +16,7 @@ from schema.core.permissions import principal_of
 from schema.files.links import download_url
 from schema.files.models import StoredFile
 from schema.merchants.api import related
-from schema.merchants.api.common import may_see, tenant_side
+from schema.merchants.api.common import may_download, tenant_side
 from schema.merchants.api.findings import ScreeningFindingType, findings_of
 from schema.merchants.models import (
     DocumentKind,
@@ -278,7 +278,7 @@ class MerchantNode(Node):
     @strawberry.field(description="Its current supporting documents, one per kind at most.")
     async def documents(self, info: strawberry.Info) -> list[MerchantDocumentNode]:
         rows = await info.context.loader(current_documents).load(self.model.id)
-        downloadable = may_see(principal_of(info.context), self.model)
+        downloadable = may_download(principal_of(info.context), self.model)
         return [MerchantDocumentNode.from_model(row, downloadable=downloadable) for row in rows]
 
     @strawberry.field(

@@ -25,7 +25,7 @@ from tortoise.transactions import in_transaction
 from schema.access.service import assign_role, forget_user_access
 from schema.core.errors import DomainError, FieldError, fail, raise_if_any
 from schema.core.principal import Principal
-from schema.identity.models import User, UserStatus
+from schema.identity.models import User, UserStatus, UserType
 from schema.identity.service.mail import send_mail
 from schema.identity.validation import clean_text
 from schema.merchants import messages
@@ -226,14 +226,24 @@ def _check_owner(owner: User, merchant: Merchant) -> None:
         raise fail("id", Code.OWNER_INELIGIBLE, "the applicant's account is deactivated")
     if owner.merchant_id not in (None, merchant.id):
         raise fail("id", Code.OWNER_INELIGIBLE, "the applicant works for another merchant")
+    if owner.user_type is UserType.TENANT_STAFF:
+        # Whoever reviews or sanctions merchants must not also own one.
+        raise fail("id", Code.OWNER_INELIGIBLE, "the applicant is on the tenant's staff")
 
 
 async def _make_owner(owner: User, merchant: Merchant) -> None:
     """The ``merchant_owner`` role for this merchant, and the account tied to it so that
     the role's merchant-limited grants apply."""
     if owner.merchant_id is None:
-        await User.filter(id=owner.id, merchant_id__isnull=True).update(merchant_id=merchant.id)
-    await assign_role(owner.id, OWNER_ROLE, merchant_id=merchant.id, by="merchants.approval")
+        tied = await User.filter(id=owner.id, merchant_id__isnull=True).update(
+            merchant_id=merchant.id
+        )
+        if not tied:  # joined another merchant's staff meanwhile
+            raise fail("id", Code.OWNER_INELIGIBLE, "the applicant works for another merchant")
+    try:
+        await assign_role(owner.id, OWNER_ROLE, merchant_id=merchant.id, by="merchants.approval")
+    except DomainError as refused:
+        raise fail("id", Code.OWNER_INELIGIBLE, f"the applicant cannot own it: {refused}") from None
 
 
 def _next_step(fee_due: bool) -> str:

@@ -5,6 +5,7 @@ of theirs would carry), plus GraphQL requests from a given source address."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from schema.access.service import assign_role
@@ -38,8 +39,9 @@ async def make_shop(
     """A merchant in ``status`` whose owner holds ``merchant_owner`` for it, as approval
     leaves them."""
     owner = await make_user(owner_email, user_type=UserType.USER)
+    submitted = {"submitted_at": datetime.now(UTC), "submission_count": 1}
     merchant = await Merchant.create(
-        owner_user_id=owner.id, business_name=name, status=status, **fields
+        owner_user_id=owner.id, business_name=name, status=status, **(submitted | fields)
     )
     await assign_role(owner.id, "merchant_owner", merchant_id=merchant.id)
     await User.filter(id=owner.id).update(merchant_id=merchant.id)

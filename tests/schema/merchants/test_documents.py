@@ -5,7 +5,7 @@ the merchant; refused uploads leave nothing behind."""
 from __future__ import annotations
 
 import hashlib
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -190,7 +190,7 @@ async def test_only_the_applicant_changes_an_applications_documents(
         (["merchantId"], "NOT_FOUND")
     ]
     async with tenant_scope(acme):
-        await Merchant.all().update(status=S.SUBMITTED)
+        await Merchant.all().update(status=S.SUBMITTED, submitted_at=datetime.now(UTC))
     assert errors(await send(acme, stranger, merchant_id, upload(PDF, "x.pdf"))) == [
         (["merchantId"], "NOT_OWNER")
     ]
@@ -207,7 +207,7 @@ async def test_an_admitted_merchant_renews_and_removes_documents(
     _, merchant_id = applicant
     async with tenant_scope(acme):
         merchant = await Merchant.get()
-        await Merchant.all().update(status=S.ACTIVE)
+        await Merchant.all().update(status=S.ACTIVE, submitted_at=datetime.now(UTC))
     manager = user_with("merchants:manage", user_id=50, merchant_id=merchant.id)
     renewed = await send(acme, manager, merchant_id, upload(PDF, "licence-2027.pdf"))
     assert errors(renewed) == []
@@ -234,7 +234,7 @@ async def test_links_only_for_whoever_sees_the_merchant(
     await send(acme, principal, merchant_id, upload(PDF, "licence.pdf"))
     async with tenant_scope(acme):
         merchant = await Merchant.get()
-        await Merchant.all().update(status=S.ACTIVE)
+        await Merchant.all().update(status=S.ACTIVE, submitted_at=datetime.now(UTC))
         staff = await make_user("staff@example.com")
         await User.filter(id=staff.id).update(merchant_id=merchant.id)
     own = await gql(acme, principal, DOCUMENTS, id=merchant_id)
@@ -256,7 +256,7 @@ async def test_documents_of_a_whole_list(acme: TenantRecord, root: Path) -> None
             owner = await make_user(f"owner{n}@example.com")
             merchant = await Merchant.create(owner_user_id=owner.id, business_name=f"M{n}")
             await add_documents(merchant)
-        await Merchant.all().update(status=S.SUBMITTED)
+        await Merchant.all().update(status=S.SUBMITTED, submitted_at=datetime.now(UTC))
     query = "{ merchants(first: 10) { nodes { businessName documents { kind } } } }"
     payload = await gql(acme, user_with("merchants:read", user_id=99), query)
     kinds = ["BUSINESS_LICENCE", "REPRESENTATIVE_IDENTITY", "BANK_ACCOUNT_PROOF"]
@@ -290,7 +290,7 @@ async def test_a_logo_is_a_public_image_replacing_the_earlier(
     assert (merchant.logo_file_id, new.public, new.purpose) == (new.id, True, "merchant_logo")
     assert old.deleted_at is not None
     async with tenant_scope(acme):
-        await Merchant.all().update(status=S.SUBMITTED)
+        await Merchant.all().update(status=S.SUBMITTED, submitted_at=datetime.now(UTC))
     frozen = await gql(acme, principal, LOGO, m=merchant_id, file=upload(PNG, "logo3.png"))
     assert frozen["data"]["merchantLogoUpload"]["errors"] == [
         {"field": None, "code": "INVALID_TRANSITION"}

@@ -52,12 +52,14 @@ async def test_anyone_reads_the_current_standards(acme: TenantRecord) -> None:
         "acceptedTypes": ["application/pdf", "image/jpeg", "image/png"],
         "maxFileBytes": 10 * 1024 * 1024,
         "categories": [],
-        "restrictedCategories": [],
+        "restrictedCategories": None,  # the tenant's assessment: not for applicants
         "registrationNumberPattern": "^[A-Z0-9][A-Z0-9./-]{3,31}$",
         "fee": None,
         "agreementVersion": None,
         "reason": "platform defaults",
     }  # fmt: skip
+    admin_view = await gql(acme, ADMIN, STANDARDS)
+    assert admin_view["data"]["merchantOnboardingStandards"]["restrictedCategories"] == []
 
 
 async def test_the_latest_published_agreement_is_named(acme: TenantRecord) -> None:
