@@ -47,6 +47,11 @@ def new_key() -> str:
     return secrets.token_hex(16)
 
 
+def is_key(value: str) -> bool:
+    """Whether ``value`` has the shape of a key ``new_key()`` makes."""
+    return bool(_KEY.fullmatch(value))
+
+
 def _checked(pattern: re.Pattern[str], value: str, what: str) -> str:
     if not pattern.fullmatch(value):
         raise ValueError(f"not a valid {what}: {value[:80]!r}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from tenants.storage import is_key
 from workers.backups.engines import Contents, FileRef
 from workers.backups.errors import BackupCorrupt
 
@@ -58,7 +59,10 @@ class Manifest:
         ):
             raise BackupCorrupt("the manifest's row counts are malformed")
         if not all(
-            isinstance(f.key, str) and isinstance(f.size, int) and isinstance(f.sha256, str)
+            isinstance(f.key, str)
+            and is_key(f.key)
+            and isinstance(f.size, int)
+            and isinstance(f.sha256, str)
             for f in files
         ):
             raise BackupCorrupt("the manifest's files are malformed")
