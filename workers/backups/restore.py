@@ -5,9 +5,8 @@ against its row: a damaged backup is refused before any registry row, schema or 
 made. The backup's stored files are written into the tenant's file store first (removed
 again if the restore fails), then the restored copy is checked against the manifest's row
 counts before it becomes the tenant's, migrated to this code's head, and only then
-routable. Restoring over a
-tenant needs it suspended and an explicit ``overwrite``, and backs up its current state
-first.
+routable. Restoring over a tenant needs it suspended and an explicit ``overwrite``, and
+backs up its current state (its files too) first.
 """
 
 from __future__ import annotations
