@@ -28,6 +28,7 @@ from workers.backups.restore import restore_backup
 from workers.backups.retention import Retention
 from workers.backups.schedule import policy_of, set_policy
 from workers.backups.service import (
+    Opened,
     create_registry_backup,
     create_tenant_backup,
     get_backup,
@@ -151,14 +152,26 @@ async def _policy(tenancy: Tenancy, args: argparse.Namespace) -> int:
 
 async def _extract(tenancy: Tenancy, args: argparse.Namespace) -> int:
     """Write a backup's verified payload (an SQLite file, or a pg_dump archive) to a file,
-    for restoring by hand (e.g. the registry)."""
+    for restoring by hand (e.g. the registry), and its stored files, if any, to the folder
+    ``<output>.files`` (one file per key)."""
     output = Path(args.output)
-    if await asyncio.to_thread(output.exists):
-        raise BackupError(f"{output} exists")
+    folder = output.with_name(output.name + ".files")
+    if await asyncio.to_thread(output.exists) or await asyncio.to_thread(folder.exists):
+        raise BackupError(f"{output} or {folder} exists")
     async with open_backup(await get_backup(args.id)) as opened:
         await asyncio.to_thread(shutil.copyfile, opened.payload, output)
+        if opened.files:
+            await asyncio.to_thread(_copy_files, opened, folder)
     print(f"wrote backup {args.id} to {output}")
+    if opened.files:
+        print(f"and its {len(opened.files)} stored files to {folder}")
     return 0
+
+
+def _copy_files(opened: Opened, folder: Path) -> None:
+    folder.mkdir(mode=0o700)
+    for ref, path in zip(opened.manifest.files, opened.files, strict=True):
+        shutil.copyfile(path, folder / ref.key)  # the manifest's keys are checked names
 
 
 ACTIONS: dict[str, Action] = {

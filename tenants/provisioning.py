@@ -210,7 +210,8 @@ async def _purge(row: Tenant, actor: str, reason: str) -> None:
 
 # --- tenants made from existing data (restores) --------------------------------------------
 
-SchemaMaker = Callable[[str], Awaitable[None]]
+# Makes a tenant's data: its schema (``row.schema_name``) and, for a restore, its files.
+SchemaMaker = Callable[[Tenant], Awaitable[None]]
 
 
 async def _migrate_to_head(schema_name: str) -> str | None:
@@ -223,15 +224,15 @@ async def _migrate_to_head(schema_name: str) -> str | None:
 async def create_tenant_from(
     slug: str, display_name: str, *, actor: str, reason: str, make_schema: SchemaMaker
 ) -> TenantRecord:
-    """A new tenant whose schema ``make_schema(schema_name)`` makes (a restore) instead of
-    the migrations from empty, then migrated to head; routable (active) only then. No
-    provisioning hooks run: the data is already there. On failure the schema and the
-    registry row are removed."""
+    """A new tenant whose schema (and files) ``make_schema(row)`` makes (a restore) instead
+    of the migrations from empty, then migrated to head; routable (active) only then. No
+    provisioning hooks run: the data is already there. On failure the schema, the files
+    and the registry row are removed."""
     row = await _insert_registry_row(
         validate_slug(slug), validate_display_name(display_name), (), actor
     )
     try:
-        await make_schema(row.schema_name)
+        await make_schema(row)
         row.schema_version = await _migrate_to_head(row.schema_name)
     except BaseException:
         await _purge(row, actor, f"{reason}: failed")
@@ -242,9 +243,9 @@ async def create_tenant_from(
 async def replace_tenant_schema(
     slug: str, *, actor: str, reason: str, make_schema: SchemaMaker
 ) -> TenantRecord:
-    """Replace a suspended tenant's data with what ``make_schema(schema_name)`` puts there
-    (a restore over it), then migrate it to head. It stays suspended: the operator checks
-    it and resumes it."""
+    """Replace a suspended tenant's data with what ``make_schema(row)`` puts there (a
+    restore over it), then migrate it to head. It stays suspended: the operator checks it
+    and resumes it."""
     tenancy = get_tenancy()
     row = await _get_row(slug)
     if row.status != TenantStatus.SUSPENDED:
@@ -252,7 +253,7 @@ async def replace_tenant_schema(
             f"cannot replace the data of tenant {slug!r} while it is {row.status}: suspend it first"
         )
     await tenancy.backend.forget(row.schema_name)
-    await make_schema(row.schema_name)
+    await make_schema(row)
     version = await _migrate_to_head(row.schema_name)
     async with in_transaction(SHARED_ALIAS):
         await Tenant.filter(id=row.id).update(schema_version=version, updated_at=datetime.now(UTC))

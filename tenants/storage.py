@@ -47,6 +47,11 @@ def new_key() -> str:
     return secrets.token_hex(16)
 
 
+def is_key(value: str) -> bool:
+    """Whether ``value`` has the shape of a key ``new_key()`` makes."""
+    return bool(_KEY.fullmatch(value))
+
+
 def _checked(pattern: re.Pattern[str], value: str, what: str) -> str:
     if not pattern.fullmatch(value):
         raise ValueError(f"not a valid {what}: {value[:80]!r}")
@@ -92,6 +97,12 @@ class FileStore(Protocol):
 
     async def purge(self, tenant_id: str) -> None:
         """Remove every file of a tenant being deleted (no scope: it is not served)."""
+        ...
+
+    def of_tenant(self, tenant_id: str) -> FileStore:
+        """This store for ``tenant_id`` instead of the current scope's tenant: for
+        operator work on a tenant that is not served (a backup of a suspended tenant, a
+        restore into one not yet active)."""
         ...
 
 
@@ -149,14 +160,18 @@ def _modified_before(path: Path, cutoff: float) -> bool:
 
 
 class LocalFileStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, tenant_id: str | None = None) -> None:
         self.root = root
+        self._tenant_id = tenant_id  # None: the current scope's tenant
 
     def _tenant_folder(self, tenant_id: str) -> Path:
         return self.root / _checked(_TENANT_ID, tenant_id, "tenant id")
 
     def _current_folder(self) -> Path:
-        return self._tenant_folder(current_tenant().id)
+        return self._tenant_folder(self._tenant_id or current_tenant().id)
+
+    def of_tenant(self, tenant_id: str) -> LocalFileStore:
+        return LocalFileStore(self.root, _checked(_TENANT_ID, tenant_id, "tenant id"))
 
     def _path(self, key: str) -> Path:
         key = _checked(_KEY, key, "file key")

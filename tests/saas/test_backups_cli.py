@@ -23,6 +23,7 @@ from tenants.errors import TenantStateError
 from tenants.provisioning import create_tenant
 from tests.conftest import drop_postgres_leftovers
 from tests.workers.backups.conftest import backups_database_url
+from tests.workers.backups.helpers import add_file
 from workers.backups.config import configure_backups
 from workers.backups.retention import Retention
 from workers.backups.store import LocalFolderStore
@@ -98,6 +99,24 @@ def test_backups_from_the_command_line(
     saas_backups(settings, capsys, "extract", str(tenant_backup), "--output", str(output))
     magic = b"SQLite format 3" if settings.database_url is None else b"PGDMP"
     assert output.read_bytes().startswith(magic)
+
+
+def test_extracting_a_backup_writes_its_stored_files_beside_the_payload(
+    settings: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    async def tenant_with_a_file() -> str:
+        async with make_tenancy(settings):
+            acme = await create_tenant("acme", "Acme Ltd", actor="test")
+            return (await add_file(acme, b"logo bytes")).key
+
+    key = asyncio.run(tenant_with_a_file())
+    backup = saas_backups(settings, capsys, "create", "--tenant", "acme").strip()
+
+    out = saas_backups(settings, capsys, "extract", backup, "--output", str(tmp_path / "payload"))
+
+    assert f"and its 1 stored files to {tmp_path / 'payload.files'}" in out
+    assert [p.name for p in (tmp_path / "payload.files").iterdir()] == [key]
+    assert (tmp_path / "payload.files" / key).read_bytes() == b"logo bytes"
 
 
 def test_restoring_over_an_active_tenant_from_the_command_line_is_refused(

@@ -86,6 +86,25 @@ async def test_no_file_is_reached_outside_a_tenant_scope(tenants: list[TenantRec
         await file_store().open(new_key())
 
 
+async def test_a_store_bound_to_a_tenant_needs_no_scope_and_ignores_the_current_one(
+    tenancy: Tenancy, tenants: list[TenantRecord]
+) -> None:
+    """For operator work on tenants that are not served (backups, restores)."""
+    acme, globex = tenants
+    key = new_key()
+    await suspend_tenant("acme", actor="test", reason="restore")
+    async with file_store().of_tenant(acme.id).writer(key) as writer:
+        await writer.write(b"logo")
+    async with tenant_scope(globex):
+        reader = await file_store().of_tenant(acme.id).open(key)
+        assert b"".join([chunk async for chunk in reader.chunks()]) == b"logo"
+        with pytest.raises(StoredBytesMissing):
+            await file_store().open(key)
+    assert files_under(tenancy.config.files_root) == [Path(acme.id, key[:2], key)]
+    with pytest.raises(ValueError, match="not a valid tenant id"):
+        file_store().of_tenant("../globex")
+
+
 async def test_old_keys_and_partial_writes_for_the_sweeper(
     tenancy: Tenancy, tenants: list[TenantRecord]
 ) -> None:

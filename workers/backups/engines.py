@@ -2,7 +2,8 @@
 scratch place to read it back, and restore it as a tenant's schema.
 
 ``Contents`` (schema version and rows per table) is what a manifest promises and what a
-restored copy is checked against.
+restored copy is checked against; with the tenant's live ``stored_file`` rows, the files
+whose bytes go into the backup after the snapshot.
 """
 
 from __future__ import annotations
@@ -13,17 +14,34 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
+from schema.files.models import StoredFile
 from tenants.runtime import Tenancy
 from workers.backups.errors import BackupMismatch
 
 TENANT_TRACK = "tenant"
 REGISTRY_TRACK = "shared"
+FILES_TABLE: str = StoredFile._meta.db_table
+# The live (not discarded) files of a snapshot, in a stable order; the caller names the
+# table (schema-qualified on PostgreSQL).
+LIVE_FILES = "SELECT key, size, sha256 FROM {table} WHERE deleted_at IS NULL ORDER BY id"
+
+
+@dataclass(frozen=True, slots=True)
+class FileRef:
+    """A stored file as a ``stored_file`` row describes it, or as a backup holds it."""
+
+    key: str
+    size: int
+    sha256: str
 
 
 @dataclass(frozen=True, slots=True)
 class Contents:
     schema_version: str | None
     row_counts: dict[str, int]
+    # The live stored_file rows (none for the registry); not part of what a manifest
+    # promises about rows: the files it holds are listed there on their own.
+    stored_files: tuple[FileRef, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

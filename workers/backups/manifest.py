@@ -1,13 +1,21 @@
 """The manifest sealed at the end of every backup: what it holds and how to check a
 restored copy. The metadata row repeats it, so listing needs no store access; a restore
-trusts the sealed copy and checks that the row agrees."""
+trusts the sealed copy and checks that the row agrees.
+
+A tenant backup's payload is the database snapshot (``database_size`` bytes) followed by
+the bytes of each file in ``files``, in that order; ``missing_files`` are the keys the
+snapshot's live ``stored_file`` rows name whose bytes were gone when the backup read them
+(discarded and swept meanwhile). A manifest without ``database_size`` (backups made
+before files were included) holds the database alone.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from workers.backups.engines import Contents
+from tenants.storage import is_key
+from workers.backups.engines import Contents, FileRef
 from workers.backups.errors import BackupCorrupt
 
 
@@ -24,6 +32,9 @@ class Manifest:
     row_counts: dict[str, int]
     taken_at: str  # ISO 8601, UTC
     raw_size: int = 0  # filled in by the sealer
+    database_size: int | None = None  # None: the payload is the database alone
+    files: list[FileRef] = field(default_factory=list)  # in payload order
+    missing_files: list[str] = field(default_factory=list)
 
     @property
     def contents(self) -> Contents:
@@ -39,6 +50,7 @@ class Manifest:
     def parse(cls, data: dict[str, Any]) -> Manifest:
         try:
             manifest = cls(**data)
+            files = [FileRef(**entry) for entry in manifest.files]
         except TypeError as exc:
             raise BackupCorrupt(f"the manifest is malformed: {exc}") from None
         counts = manifest.row_counts
@@ -46,4 +58,12 @@ class Manifest:
             isinstance(k, str) and isinstance(v, int) for k, v in counts.items()
         ):
             raise BackupCorrupt("the manifest's row counts are malformed")
-        return manifest
+        if not all(
+            isinstance(f.key, str)
+            and is_key(f.key)
+            and isinstance(f.size, int)
+            and isinstance(f.sha256, str)
+            for f in files
+        ):
+            raise BackupCorrupt("the manifest's files are malformed")
+        return replace(manifest, files=files)

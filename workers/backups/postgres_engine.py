@@ -27,9 +27,12 @@ import asyncpg
 from alembic_like.targets import VERSION_TABLE, quote_ident
 from tenants.backends.postgres import PostgresBackend
 from workers.backups.engines import (
+    FILES_TABLE,
+    LIVE_FILES,
     TENANT_TRACK,
     BackupEngine,
     Contents,
+    FileRef,
     Snapshot,
     check_contents,
 )
@@ -95,7 +98,11 @@ async def contents_of(conn: asyncpg.Connection, schema: str, track: str) -> Cont
         version = await conn.fetchval(
             f"SELECT revision FROM {quote_ident(schema)}.{VERSION_TABLE} WHERE track = $1", track
         )
-    return Contents(version, counts)
+    files: tuple[FileRef, ...] = ()
+    if FILES_TABLE in counts:
+        query = LIVE_FILES.format(table=f"{quote_ident(schema)}.{quote_ident(FILES_TABLE)}")
+        files = tuple(FileRef(*row) for row in await conn.fetch(query))
+    return Contents(version, counts, files)
 
 
 async def names_schema(conn: asyncpg.Connection, schema: str, other: str) -> list[str]:

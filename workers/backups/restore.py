@@ -2,17 +2,19 @@
 
 Every restore first reads the whole backup, authenticates and decrypts it, and checks it
 against its row: a damaged backup is refused before any registry row, schema or file is
-made. The restored copy is checked against the manifest's row counts before it becomes
-the tenant's, migrated to this code's head, and only then routable. Restoring over a
-tenant needs it suspended and an explicit ``overwrite``, and backs up its current state
-first.
+made. The backup's stored files are written into the tenant's file store first (removed
+again if the restore fails), then the restored copy is checked against the manifest's row
+counts before it becomes the tenant's, migrated to this code's head, and only then
+routable. Restoring over a tenant needs it suspended and an explicit ``overwrite``, and
+backs up its current state (its files too) first.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 from alembic_like.revision import RevisionError
 from tenants import provisioning
@@ -20,6 +22,7 @@ from tenants.errors import TenantStateError
 from tenants.models import Backup, BackupKind, Tenant, TenantStatus
 from tenants.records import TenantRecord
 from tenants.runtime import get_tenancy
+from tenants.storage import FileStore, StoredBytesMissing, file_store
 from workers.backups import metrics
 from workers.backups.errors import BackupRefused
 from workers.backups.service import (
@@ -29,6 +32,7 @@ from workers.backups.service import (
     get_backup,
     open_backup,
 )
+from workers.backups.streams import read_file
 
 log = logging.getLogger("saas.backups")
 
@@ -91,19 +95,50 @@ def _check_version(opened: Opened) -> None:
         raise BackupRefused(f"cannot restore: {exc}") from None
 
 
-def _maker(row: Backup, opened: Opened, *, replace: bool) -> Callable[[str], Awaitable[None]]:
+def _maker(row: Backup, opened: Opened, *, replace: bool) -> Callable[[Tenant], Awaitable[None]]:
     engine = current_engine()
     manifest = opened.manifest
 
-    async def make_schema(schema_name: str) -> None:
-        await engine.restore(
-            opened.payload, manifest.source, schema_name, manifest.contents, replace=replace
-        )
+    async def make_schema(tenant: Tenant) -> None:
+        async with _restored_files(opened, file_store().of_tenant(tenant.id)):
+            await engine.restore(
+                opened.payload, manifest.source, tenant.schema_name, manifest.contents,
+                replace=replace,
+            )  # fmt: skip
         await engine.retire_jobs(
-            schema_name, f"restored from backup {row.id}: not run again unless retried"
+            tenant.schema_name, f"restored from backup {row.id}: not run again unless retried"
         )
 
     return make_schema
+
+
+@asynccontextmanager
+async def _restored_files(opened: Opened, store: FileStore) -> AsyncIterator[None]:
+    """Write the backup's files into ``store`` before the block restores the rows that
+    name them; if the block fails, remove those that were not there before (a key already
+    there holds the same bytes: files are immutable)."""
+    added: list[str] = []
+    try:
+        for ref, path in zip(opened.manifest.files, opened.files, strict=True):
+            if not await _exists(store, ref.key):
+                added.append(ref.key)
+            async with store.writer(ref.key) as writer:
+                async for block in read_file(path):
+                    await writer.write(block)
+        yield
+    except BaseException:
+        for key in added:
+            await store.delete(key)
+        raise
+
+
+async def _exists(store: FileStore, key: str) -> bool:
+    try:
+        reader = await store.open(key)
+    except StoredBytesMissing:
+        return False
+    reader.close()
+    return True
 
 
 async def _into_new(

@@ -14,7 +14,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO, cast
@@ -37,6 +37,7 @@ from workers.backups.engines import (
     engine_for,
 )
 from workers.backups.errors import BackupCorrupt, BackupError, BackupRefused
+from workers.backups.files import FilesRead, check_files, read_files, split_files
 from workers.backups.format import Opener, Sealer
 from workers.backups.manifest import Manifest
 
@@ -180,12 +181,29 @@ async def _make(row: Backup, subject: Subject) -> None:
 
 
 async def _sealed(sealer: Sealer, snapshot: Snapshot, manifest: Manifest) -> AsyncIterator[bytes]:
+    """The database, then the bytes of the files its live rows name (read now, after the
+    snapshot was taken), then the manifest saying where the database ends and which files
+    follow."""
+    async for sealed in _fed(sealer, snapshot.chunks):
+        yield sealed
+    database_size = sealer.raw_size
+    found = FilesRead()
+    refs = snapshot.contents.stored_files
+    if refs and manifest.tenant_id is not None:
+        async for sealed in _fed(sealer, read_files(manifest.tenant_id, refs, found)):
+            yield sealed
+    whole = replace(
+        manifest, database_size=database_size, files=found.included, missing_files=found.missing
+    )
+    yield await asyncio.to_thread(sealer.finish, whole.sealed_fields())
+
+
+async def _fed(sealer: Sealer, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     """Compression, encryption and hashing run in a worker thread, block by block."""
-    async for raw in snapshot.chunks:
+    async for raw in chunks:
         sealed = await asyncio.to_thread(sealer.feed, raw)
         if sealed:
             yield sealed
-    yield await asyncio.to_thread(sealer.finish, manifest.sealed_fields())
 
 
 async def _mark_failed(row: Backup, exc: BaseException) -> None:
@@ -203,8 +221,9 @@ async def _mark_failed(row: Backup, exc: BaseException) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Opened:
-    payload: Path  # the decrypted, decompressed and authenticated payload
+    payload: Path  # the decrypted, decompressed and authenticated database payload
     manifest: Manifest
+    files: list[Path] = field(default_factory=list)  # the bytes of manifest.files, in order
 
 
 async def get_backup(backup_id: int) -> Backup:
@@ -216,8 +235,9 @@ async def get_backup(backup_id: int) -> Backup:
 
 @asynccontextmanager
 async def open_backup(row: Backup) -> AsyncIterator[Opened]:
-    """Read the whole object, authenticate and decrypt it into a scratch file, and check
-    it against its row, before anything is done with it."""
+    """Read the whole object, authenticate and decrypt it into scratch files (the database
+    payload, each stored file), and check it against its row, before anything is done
+    with it."""
     if row.status != BackupStatus.COMPLETED:
         raise BackupRefused(f"backup {row.id} is {row.status}, not completed")
     if row.engine != current_engine().dialect:
@@ -232,7 +252,8 @@ async def open_backup(row: Backup) -> AsyncIterator[Opened]:
                 await asyncio.to_thread(_feed, opener, out, block)
         manifest = Manifest.parse(opener.finish())
         _check_against_row(row, manifest, opener.stored_sha256.hexdigest())
-        yield Opened(payload, manifest)
+        files = await asyncio.to_thread(split_files, payload, manifest, Path(scratch))
+        yield Opened(payload, manifest, files)
 
 
 def _feed(opener: Opener, out: BinaryIO, block: bytes) -> None:
@@ -256,8 +277,9 @@ def _check_against_row(row: Backup, manifest: Manifest, checksum: str) -> None:
 
 
 async def verify_backup(backup_id: int) -> Backup:
-    """Restore the backup in a scratch place and compare it with its manifest; mark the
-    row verified, or failed with the reason. Returns the updated row."""
+    """Restore the backup in a scratch place and compare it with its manifest (its files
+    too: their bytes, and the restored rows that describe them); mark the row verified,
+    or failed with the reason. Returns the updated row."""
     row = await get_backup(backup_id)
     started = time.perf_counter()
     engine = current_engine()
@@ -265,6 +287,7 @@ async def verify_backup(backup_id: int) -> Backup:
         async with open_backup(row) as opened:
             found = await engine.inspect(opened.payload, opened.manifest.source, track_of(row.kind))
             check_contents(opened.manifest.contents, found)
+            check_files(opened.manifest, found.stored_files)
     except Exception as exc:  # every failure is recorded on the row, then reported
         return await _verified(row, f"{type(exc).__name__}: {exc}")
     finally:

@@ -25,9 +25,12 @@ from pathlib import Path
 from alembic_like.targets import VERSION_TABLE, quote_ident
 from tenants.backends.sqlite import SqliteBackend
 from workers.backups.engines import (
+    FILES_TABLE,
+    LIVE_FILES,
     TENANT_TRACK,
     BackupEngine,
     Contents,
+    FileRef,
     Snapshot,
     check_contents,
 )
@@ -95,7 +98,11 @@ def contents_of(conn: sqlite3.Connection, track: str) -> Contents:
             f"SELECT revision FROM {VERSION_TABLE} WHERE track = ?", (track,)
         ).fetchone()
         version = row[0] if row else None
-    return Contents(version, counts)
+    files: tuple[FileRef, ...] = ()
+    if FILES_TABLE in counts:
+        query = LIVE_FILES.format(table=quote_ident(FILES_TABLE))
+        files = tuple(FileRef(*row) for row in conn.execute(query))
+    return Contents(version, counts, files)
 
 
 def _snapshot(source: Path, copy: Path, track: str) -> Contents:

@@ -3,18 +3,23 @@ the code under test), and surgery on stored backups."""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from schema.files.models import StoredFile
 from schema.settings.models import SettingsChange
-from tenants.models import Tenant, TenantEvent
+from tenants.models import Backup, Tenant, TenantEvent
 from tenants.provisioning import create_tenant
 from tenants.records import TenantRecord
 from tenants.runtime import Tenancy
 from tenants.scope import tenant_scope
+from tenants.storage import StoredBytesMissing, file_store, new_key
 from tests.tenants.helpers import table_names
 from workers.backups.config import backup_config
-from workers.backups.format import _FIXED, _FRAME
+from workers.backups.format import _FIXED, _FRAME, Opener, Sealer
 from workers.backups.store import LocalFolderStore
 
 Rows = dict[str, list[tuple[tuple[str, Any], ...]]]
@@ -81,3 +86,52 @@ async def traces(tenancy: Tenancy, slug: str) -> tuple[object, ...]:
         stores = file_names(tenancy.config.data_dir / "tenants")
     slugs = sorted(await Tenant.all().values_list("slug", flat=True))
     return slugs, sorted(stores)
+
+
+async def add_file(tenant: TenantRecord, content: bytes) -> StoredFile:
+    """A stored file of ``tenant``: its bytes in the file store and its row."""
+    key = new_key()
+    async with tenant_scope(tenant):
+        async with file_store().writer(key) as writer:
+            await writer.write(content)
+        return await StoredFile.create(
+            key=key, purpose="merchant_document", filename="doc.pdf",
+            media_type="application/pdf", size=len(content),
+            sha256=hashlib.sha256(content).hexdigest(), uploaded_by="test",
+        )  # fmt: skip
+
+
+async def stored_bytes(tenant_id: str, key: str) -> bytes | None:
+    """The bytes the tenant's file store holds under ``key`` (None: nothing)."""
+    try:
+        reader = await file_store().of_tenant(tenant_id).open(key)
+    except StoredBytesMissing:
+        return None
+    return b"".join([chunk async for chunk in reader.chunks()])
+
+
+async def stored_keys(tenant_id: str) -> list[str]:
+    later = datetime.now(UTC) + timedelta(days=1)
+    return await file_store().of_tenant(tenant_id).keys_older_than(later)
+
+
+Manifest = dict[str, Any]
+
+
+async def reseal(
+    row: Backup,
+    change: Callable[[bytes], bytes],
+    change_manifest: Callable[[Manifest], Manifest] = lambda manifest: manifest,
+) -> None:
+    """Rewrite a stored backup with its payload (and manifest) changed, sealed again with
+    its key, and its row's checksum to match: what only a holder of the key can do."""
+    path = stored_path(row.store_key)
+    config = backup_config()
+    opener = Opener(config.keys)
+    payload = opener.feed(path.read_bytes())
+    manifest = opener.finish()
+    del manifest["raw_size"]
+    sealer = Sealer(config.keys.current_id, config.keys.current)
+    sealed = sealer.feed(change(payload)) + sealer.finish(change_manifest(manifest))
+    path.write_bytes(sealed)
+    await Backup.filter(id=row.id).update(checksum=sealer.stored_sha256.hexdigest())
