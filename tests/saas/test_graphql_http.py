@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from saas.graphql_http import GraphQLHTTP
+from saas.graphql_http import GraphQLHTTP, client_address
 from saas.middleware import RequestContextMiddleware
 from saas.observability import JsonFormatter
 from tenants.provisioning import create_tenant
@@ -476,3 +476,19 @@ async def test_mutation_over_get_is_405_with_allow_post(toy_client: httpx.AsyncC
         "/t/acme/graphql", json={"query": "mutation { touch }"}, headers={"accept": JSON}
     )
     assert posted.json()["data"] == {"touch": 1}
+
+
+@pytest.mark.parametrize(
+    ("client", "address"),
+    [
+        (("203.0.113.9", 50000), "203.0.113.9"),
+        (("2001:db8::1", 50000), "2001:db8::1"),
+        (("testclient", 50000), None),  # not an address: never stored as one
+        (("x" * 500, 1), None),
+        (None, None),
+    ],
+)
+def test_the_client_address_is_an_ip_address_or_none(
+    client: tuple[str, int] | None, address: str | None
+) -> None:
+    assert client_address({"type": "http", "client": client}) == address

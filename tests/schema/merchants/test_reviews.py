@@ -14,7 +14,7 @@ import pytest
 from schema.access.models import RoleAssignment
 from schema.core.nodes import to_global_id
 from schema.core.principal import Principal
-from schema.identity.models import User, UserStatus
+from schema.identity.models import User, UserStatus, UserType
 from schema.merchants.models import (
     Merchant,
     MerchantEvent,
@@ -377,11 +377,16 @@ async def test_nobody_decides_their_own_application(
     assert await state(acme, application) == before
 
 
+@pytest.mark.parametrize(
+    "ineligible",
+    [{"status": UserStatus.DEACTIVATED}, {"user_type": UserType.TENANT_STAFF}],
+    ids=["deactivated", "tenant staff"],
+)
 async def test_an_ineligible_owner_is_not_approved(
-    acme: TenantRecord, applicant: User, application: Merchant
+    acme: TenantRecord, applicant: User, application: Merchant, ineligible: dict[str, Any]
 ) -> None:
     async with tenant_scope(acme):
-        await User.filter(id=applicant.id).update(status=UserStatus.DEACTIVATED)
+        await User.filter(id=applicant.id).update(**ineligible)
     await claim(acme, RITA, application)
     before = await state(acme, application)
     result = await run(acme, RITA, APPROVE, "merchantApprove", id=gid(application))

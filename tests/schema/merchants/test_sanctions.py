@@ -277,6 +277,10 @@ async def test_the_merchant_appeals_once_per_sanction(acme: TenantRecord, world:
     other = await sanction_of(acme, world, "suspend")
     by_clerk = await run(acme, clerk, APPEAL, id=other, statement="me too")  # no merchants:manage
     assert by_clerk["errors"] == [{"field": ["sanctionId"], "code": "NOT_FOUND"}]
+    # The tenant's own managers do not use up the merchant's one appeal.
+    tenant_manager = user_with("merchants:read", "merchants:manage", user_id=900)
+    by_tenant = await run(acme, tenant_manager, APPEAL, id=other, statement="for them")
+    assert by_tenant["errors"] == [{"field": ["sanctionId"], "code": "NOT_OWNER"}]
 
 
 async def test_concurrent_appeals_of_one_sanction_land_once(

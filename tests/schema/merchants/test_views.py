@@ -58,3 +58,27 @@ async def test_only_the_tenant_side_sees_its_assessment(
 
     staff = user_with("merchants:read", user_id=applicant.id + 100, merchant_id=merchant.id)
     assert (await view(acme, staff, merchant_id))["riskLevel"] is None
+
+
+DOCUMENTS = """query ($id: ID!) {
+  node(id: $id) { ... on Merchant { documents { kind downloadUrl } } }
+}"""
+
+
+async def test_document_links_go_to_the_owner_and_the_tenant_not_to_all_staff(
+    acme: TenantRecord, applicant: User
+) -> None:
+    async with tenant_scope(acme):
+        merchant = await in_review(applicant)
+    merchant_id = to_global_id("Merchant", merchant.id)
+
+    async def links(principal: Any) -> list[bool]:
+        payload = await gql(acme, principal, DOCUMENTS, id=merchant_id)
+        return [d["downloadUrl"] is not None for d in payload["data"]["node"]["documents"]]
+
+    staff = user_with("merchants:read", user_id=500, merchant_id=merchant.id)
+    manager = user_with("merchants:read", "merchants:manage", user_id=501, merchant_id=merchant.id)
+    assert await links(staff) == [False, False, False]
+    assert await links(manager) == [True, True, True]
+    assert await links(user_with(user_id=applicant.id)) == [True, True, True]
+    assert await links(user_with("merchants:review", user_id=502)) == [True, True, True]
