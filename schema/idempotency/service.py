@@ -29,6 +29,7 @@ those rows (daily, ``workers/idempotency``).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from tortoise.transactions import in_transaction
 
 from schema.core.errors import fail
 from schema.idempotency.models import IdempotencyKey, KeyStatus
+from schema.oauth.config import oauth_config  # holds the configured platform secrets
 from tenants.backends import TENANT_ALIAS
 
 KEY_LIFETIME = timedelta(hours=24)
@@ -68,12 +70,15 @@ class Claim:
 
 
 def request_hash(request: Any) -> str:
-    """SHA-256 of the canonical JSON of a mutation's input: strawberry inputs (dataclasses),
-    enums, dates, decimals, lists and mappings, with sorted keys, so equal input hashes
-    equal. Anything else (an upload: hash its content and pass the digest) is refused
+    """HMAC-SHA-256, keyed from the platform secret, of the canonical JSON of a mutation's
+    input: strawberry inputs (dataclasses), enums, dates, decimals, lists and mappings,
+    with sorted keys, so equal input hashes equal. Keyed because inputs hold secrets of
+    little entropy (an IBAN): a plain digest in the table could be brute-forced by whoever
+    reads it. Anything else (an upload: hash its content and pass the digest) is refused
     with TypeError rather than hashed by an address that differs on every request."""
     canonical = orjson.dumps(request, default=_decimal, option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(canonical).hexdigest()
+    key = oauth_config().secrets.key("idempotency-request")
+    return hmac.new(key, canonical, hashlib.sha256).hexdigest()
 
 
 def _decimal(value: Any) -> str:

@@ -3,14 +3,18 @@ expiry and the prune."""
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 
+import orjson
 import pytest
 from tortoise.transactions import in_transaction
 
 from schema.core.errors import DomainError
+from schema.core.secrets import SecretRing
 from schema.idempotency.models import IdempotencyKey, KeyStatus
 from schema.idempotency.service import (
     Claim,
@@ -21,6 +25,7 @@ from schema.idempotency.service import (
     request_hash,
 )
 from schema.identity.models import User
+from schema.oauth.config import configure_oauth, oauth_config
 from tenants.backends import TENANT_ALIAS
 from tenants.records import TenantRecord
 from tenants.scope import tenant_scope
@@ -141,3 +146,17 @@ def test_the_request_hash_is_canonical() -> None:
     assert len(request_hash(one)) == 64
     with pytest.raises(TypeError):
         request_hash({"file": object()})
+
+
+def test_the_request_hash_is_keyed_by_the_platform_secret() -> None:
+    """A plain digest of an input holding an IBAN could be brute-forced from the table."""
+    request = {"iban": "DE89370400440532013000"}
+    canonical = orjson.dumps(request, option=orjson.OPT_SORT_KEYS)
+    keyed = request_hash(request)
+    assert keyed != hashlib.sha256(canonical).hexdigest()
+    previous = oauth_config()
+    configure_oauth(replace(previous, secrets=SecretRing(("another-secret",))))
+    try:
+        assert request_hash(request) != keyed
+    finally:
+        configure_oauth(previous)
