@@ -132,7 +132,9 @@ SUBMIT = mutation_types(
     merchant=MerchantNode,
 )
 WITHDRAW = mutation_types("merchantApplicationWithdraw", (*_INPUT, *_MINE), merchant=MerchantNode)
-REOPEN = mutation_types("merchantApplicationReopen", _MINE, merchant=MerchantNode)
+REOPEN = mutation_types(
+    "merchantApplicationReopen", (*_MINE, Code.ALREADY_APPLIED), merchant=MerchantNode
+)
 PROFILE_UPDATE = mutation_types(
     "merchantProfileUpdate",
     (

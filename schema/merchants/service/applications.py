@@ -283,6 +283,15 @@ def _changed_names(
     return _given_names(differing, bank)
 
 
+async def _ensure_none_open(user_id: int) -> None:
+    """ALREADY_APPLIED while an application of the user's is open. The user's row lock
+    (PostgreSQL; SQLite serializes writers already) keeps two concurrent requests of one
+    user from both passing the check."""
+    await User.filter(id=user_id).select_for_update().first()
+    if await Merchant.filter(owner_user_id=user_id).exclude(status__in=CLOSED).exists():
+        raise fail((), Code.ALREADY_APPLIED, "finish or withdraw your open application first")
+
+
 async def create_application(changes: ApplicationChanges, actor: Principal) -> Merchant:
     """A new draft of the actor's; ALREADY_APPLIED while another of theirs is open."""
     user_id = _user_id(actor)
@@ -290,11 +299,7 @@ async def create_application(changes: ApplicationChanges, actor: Principal) -> M
         raise fail(("input", "business_name"), Code.REQUIRED, "a draft needs a business name")
     async with in_transaction(TENANT_ALIAS):
         columns, bank = clean_changes(changes, await current_standard())
-        # The user's row lock (PostgreSQL; SQLite serializes writers already) keeps two
-        # concurrent applications of one user from both passing the check below.
-        await User.filter(id=user_id).select_for_update().first()
-        if await Merchant.filter(owner_user_id=user_id).exclude(status__in=CLOSED).exists():
-            raise fail((), Code.ALREADY_APPLIED, "finish or withdraw your open application first")
+        await _ensure_none_open(user_id)
         merchant = await Merchant.create(owner_user_id=user_id, **columns)
         if bank is not None:
             await _write(merchant, {}, bank)
@@ -454,6 +459,10 @@ async def withdraw(merchant: Merchant, reason: str, actor: Principal) -> Merchan
 
 
 async def reopen(merchant: Merchant, actor: Principal) -> Merchant:
-    """A rejected application becomes a draft again, to correct and submit anew."""
+    """A rejected application becomes a draft again, to correct and submit anew, unless
+    its owner has opened another meanwhile (one open application per user)."""
+    if not targets(Action.REOPEN, merchant.status):
+        raise refused_transition(merchant, Action.REOPEN)  # before asking what else is open
     async with in_transaction(TENANT_ALIAS):
+        await _ensure_none_open(merchant.owner_user_id)
         return await transition(merchant, Action.REOPEN, actor)

@@ -411,6 +411,21 @@ async def test_a_rejected_application_is_reopened_as_a_draft(
     assert resubmitted["data"]["merchantApplicationSubmit"]["merchant"]["submissionCount"] == 2
 
 
+async def test_a_rejected_application_is_not_reopened_beside_a_newer_one(
+    acme: TenantRecord, ada: Principal
+) -> None:
+    merchant_id = await complete_application(acme, ada)
+    await gql(acme, ada, SUBMIT, id=merchant_id)
+    async with tenant_scope(acme):
+        await move((await Merchant.get(owner_user_id=ada.user_id)).id, S.REJECTED)
+    await draft_of(acme, ada, businessName="Ada's Second Go")
+    payload = await gql(acme, ada, REOPEN, id=merchant_id)
+    assert payload["data"]["merchantApplicationReopen"] == {
+        "merchant": None,
+        "errors": [{"field": None, "code": "ALREADY_APPLIED"}],
+    }
+
+
 async def test_a_draft_is_the_applicants_alone(
     acme: TenantRecord, ada: Principal, bob: Principal
 ) -> None:
