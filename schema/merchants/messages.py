@@ -79,6 +79,12 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "{tenant}: the {sanction} for {business_name} was lifted",
         "Hello {full_name},\n\n{tenant} lifted the {sanction} for {business_name}:\n\n{reason}",
     ),
+    "merchant_offboarded": (
+        "{tenant}: {business_name} has left {tenant}",
+        "Hello {full_name},\n\n"
+        "the offboarding of {business_name} is complete: it no longer trades at {tenant}.\n\n"
+        "{reason}",
+    ),
     "merchant_appeal_decided": (
         "{tenant}: your appeal for {business_name} was decided",
         "Hello {full_name},\n\n"

@@ -52,7 +52,7 @@ _MOVE = (*_TEXT, Code.NOT_FOUND, Code.INVALID_TRANSITION, Code.CONFLICT)
 
 LIFT = mutation_types(
     "merchantSanctionLift",
-    (*_MOVE, Code.NOT_IN_FORCE),
+    (*_MOVE, Code.NOT_IN_FORCE, Code.SELF_NOT_ALLOWED),
     merchant=MerchantNode,
     sanction=SanctionNode,
 )

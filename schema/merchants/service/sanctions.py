@@ -158,6 +158,8 @@ async def lift(actor: Principal, merchant: Merchant, sanction: Sanction, reason:
     """End a sanction in force. A removal can be called off only while offboarding."""
     errors: list[FieldError] = []
     reason = _text(reason, errors, "reason")
+    if _of_the_merchant(actor, merchant):
+        errors.append(FieldError((), Code.SELF_NOT_ALLOWED, "nobody lifts their own sanction"))
     if sanction.status is not SanctionStatus.IN_FORCE:
         errors.append(FieldError(("sanction_id",), Code.NOT_IN_FORCE, "the sanction has ended"))
     elif sanction.kind is SanctionKind.REMOVAL:
@@ -183,7 +185,9 @@ async def complete_offboarding(actor: Principal, merchant: Merchant, reason: str
     errors += _transition_errors(merchant, Action.OFFBOARD_COMPLETE)
     raise_if_any(errors)
     async with in_transaction(TENANT_ALIAS):
-        return await transition(merchant, Action.OFFBOARD_COMPLETE, actor, reason=reason)
+        await transition(merchant, Action.OFFBOARD_COMPLETE, actor, reason=reason)
+        await mail_owner(merchant, "merchant_offboarded", reason=reason)
+    return merchant
 
 
 # --- appeals -----------------------------------------------------------------------------
@@ -222,14 +226,21 @@ async def appeal(
     return row
 
 
+def _of_the_merchant(actor: Principal, merchant: Merchant) -> bool:
+    """Whether ``actor`` owns or works for ``merchant`` (by user, or as its client)."""
+    return (actor.user_id is not None and actor.user_id == merchant.owner_user_id) or (
+        actor.merchant_id is not None and actor.merchant_id == merchant.id
+    )
+
+
 def _involved(actor: Principal, merchant: Merchant, sanction: Sanction, row: Appeal) -> bool:
     """Whether ``actor`` issued the sanction, filed the appeal, or owns or works for the
     merchant: none of them decides it."""
-    people = {sanction.issued_by_user_id, row.submitted_by_user_id, merchant.owner_user_id}
+    people = {sanction.issued_by_user_id, row.submitted_by_user_id}
     return (
         actor.subject == sanction.issued_by
         or (actor.user_id is not None and actor.user_id in people)
-        or (actor.merchant_id is not None and actor.merchant_id == merchant.id)
+        or _of_the_merchant(actor, merchant)
     )
 
 

@@ -214,6 +214,19 @@ async def test_removal_and_offboarding(acme: TenantRecord, world: World) -> None
     assert late["errors"] == [{"field": None, "code": "INVALID_TRANSITION"}]
     async with tenant_scope(acme):
         assert (await Sanction.get()).status is SanctionStatus.IN_FORCE
+        sent = [(m["to"], m["template"], m["params"]["reason"]) for m in await mails()]
+    assert sent[-1] == ("ada@example.com", "merchant_offboarded", "settled")
+
+
+async def test_nobody_lifts_a_sanction_of_their_own_merchant(
+    acme: TenantRecord, world: World
+) -> None:
+    suspension = (await act(acme, world.sam, "suspend", world.shop.gid))["sanction"]["id"]
+    owner_id = world.shop.owner.id
+    own = user_with("merchants:sanction", user_id=owner_id)
+    refused = await run(acme, own, LIFT, id=suspension, reason="all fine now")
+    assert refused["errors"] == [{"field": None, "code": "SELF_NOT_ALLOWED"}]
+    assert (await state(acme, world.shop))[0] is S.SUSPENDED
 
 
 @pytest.mark.parametrize(
