@@ -113,9 +113,11 @@ async def _address_wait(address: str, now: datetime) -> timedelta:
 
 
 def _account_wait(user: User, policy: IdentityPolicy, now: datetime) -> timedelta:
-    if user.last_failed_sign_in_at is None:
-        return timedelta(0)
     delay = account_delay(user.failed_sign_ins, policy.throttle_after_failures)
+    # No delay is no wait, even when a concurrent attempt that began after this one
+    # has already recorded its failure (its time is later than this attempt's ``now``).
+    if user.last_failed_sign_in_at is None or not delay:
+        return timedelta(0)
     return max(user.last_failed_sign_in_at + delay - now, timedelta(0))
 
 

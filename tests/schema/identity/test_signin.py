@@ -212,6 +212,16 @@ async def test_concurrent_failures_lock_once(acme: TenantRecord) -> None:
     assert [m["template"] for m in sent] == ["account_locked"]
 
 
+async def test_a_later_concurrent_failure_is_no_reason_to_wait(acme: TenantRecord) -> None:
+    """Below the throttle there is no delay: a failure recorded by an attempt that began
+    after this one (its time later than this attempt's) must not make this one wait."""
+    async with tenant_scope(acme):
+        user = await make_user()
+        later = datetime.now(UTC) + timedelta(seconds=2)
+        await User.filter(id=user.id).update(failed_sign_ins=1, last_failed_sign_in_at=later)
+        assert (await refused(EMAIL, "a wrong guess")).code is SignInCode.INVALID_CREDENTIALS
+
+
 async def test_per_address_throttle(acme: TenantRecord, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(signin_module, "ADDRESS_MAX_FAILURES", 4)
     async with tenant_scope(acme):
